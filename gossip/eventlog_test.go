@@ -1,0 +1,58 @@
+package gossip_test
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/agentd/agent/events"
+)
+
+// eventLog drains an event channel and remembers what it saw.
+type eventLog struct {
+	mu   sync.Mutex
+	seen []events.MemberEvent
+	done chan struct{}
+	quit chan struct{}
+}
+
+func newEventLog(ch <-chan events.Event) *eventLog {
+	l := &eventLog{done: make(chan struct{}), quit: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for {
+			select {
+			case e := <-ch:
+				if me, ok := e.(events.MemberEvent); ok {
+					l.mu.Lock()
+					l.seen = append(l.seen, me)
+					l.mu.Unlock()
+				}
+			case <-l.quit:
+				return
+			}
+		}
+	}()
+	return l
+}
+
+func (l *eventLog) stop() {
+	close(l.quit)
+	<-l.done
+}
+
+// has returns "" if an event of type t about member was seen.
+func (l *eventLog) has(t events.Type, member string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.seen {
+		if e.Type != t {
+			continue
+		}
+		for _, m := range e.Members {
+			if m.Name == member {
+				return ""
+			}
+		}
+	}
+	return fmt.Sprintf("no %s event for %s among %d events", t, member, len(l.seen))
+}

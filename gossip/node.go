@@ -1,0 +1,508 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/agentd/agent/events"
+	"github.com/hashicorp/memberlist"
+)
+
+// Errors returned by Node methods.
+var (
+	ErrNotStarted       = errors.New("node not started")
+	ErrShutdown         = errors.New("node is shut down")
+	ErrLeaving          = errors.New("leave already in progress")
+	ErrLeft             = errors.New("node has left the cluster")
+	ErrUnknownMember    = errors.New("no such member")
+	ErrBroadcastTimeout = errors.New("timed out broadcasting")
+)
+
+// nodeState is the local node's lifecycle state.
+type nodeState int32
+
+const (
+	stateNew nodeState = iota
+	stateAlive
+	stateLeaving
+	stateLeft
+	stateShutdown
+)
+
+// Node is one member of the cluster: memberlist plus Serf's membership
+// semantics. Build it with New, start it with Start (or both with Create),
+// and stop it with Shutdown. All methods are safe for concurrent use.
+type Node struct {
+	cfg    Config
+	logger *slog.Logger
+
+	clock      LamportClock // member intents
+	eventClock LamportClock
+	queryClock LamportClock
+
+	mu    sync.Mutex // guards table and rng; never held while calling memberlist
+	table *memberTable
+	rng   *rand.Rand
+	// numMembers mirrors len(table.members) for memberlist's queue callback,
+	// which must not take mu.
+	numMembers atomic.Int64
+
+	metaMu sync.RWMutex
+	tags   map[string]string
+	meta   []byte
+
+	intents *memberlist.TransmitLimitedQueue
+	// mlist is set once Start has created memberlist; delegates may run
+	// before that, so it is read through an atomic pointer.
+	mlist atomic.Pointer[memberlist.Memberlist]
+	out     *eventQueue
+	stats   counters
+
+	stateMu  sync.Mutex
+	state    nodeState
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	joinMu   sync.Mutex
+	stopOnce sync.Once
+
+	loopMu  sync.Mutex // guards stopped against wg.Add racing Shutdown
+	stopped bool
+}
+
+// New validates cfg and builds a node without touching the network.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid gossip config: %w", err)
+	}
+	meta, err := EncodeTags(cfg.Tags, cfg.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = discardLogger()
+	}
+	n := &Node{
+		cfg:    cfg,
+		logger: logger.With("node", cfg.NodeName),
+		table:  newMemberTable(cfg.NodeName, cfg.FlapTimeout),
+		rng:    rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		tags:   maps.Clone(cfg.Tags),
+		meta:   meta,
+		out:    newEventQueue(cfg.Events, cfg.EventBufferSize),
+		stop:   make(chan struct{}),
+	}
+	n.intents = &memberlist.TransmitLimitedQueue{
+		NumNodes:       func() int { return int(n.numMembers.Load()) },
+		RetransmitMult: cfg.Timing.RetransmitMult,
+	}
+	return n, nil
+}
+
+// Create builds and starts a node.
+func Create(cfg Config) (*Node, error) {
+	n, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Start(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Start opens the transport, starts memberlist and the background loops.
+// The node is then a cluster of one until Join.
+func (n *Node) Start() error {
+	n.stateMu.Lock()
+	defer n.stateMu.Unlock()
+	if n.state != stateNew {
+		return fmt.Errorf("start %s: already started", n.cfg.NodeName)
+	}
+	n.clock.Increment()
+	n.eventClock.Increment()
+	n.queryClock.Increment()
+
+	mc := n.cfg.memberlistConfig(n.logger)
+	mc.Delegate = &messageDelegate{n: n}
+	mc.Events = &membershipDelegate{n: n}
+	mc.Conflict = &conflictDelegate{n: n}
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return fmt.Errorf("start memberlist on %s:%d: %w", n.cfg.BindAddr, n.cfg.BindPort, err)
+	}
+	n.mlist.Store(ml)
+	n.state = stateAlive
+	n.goLoop(func() { n.out.run(n.stop) })
+	n.goLoop(n.reapLoop)
+	n.goLoop(n.reconnectLoop)
+	n.goLoop(n.queueCheckLoop)
+	return nil
+}
+
+// goLoop runs f in a goroutine that Shutdown waits for; after Shutdown it
+// does nothing.
+func (n *Node) goLoop(f func()) {
+	n.loopMu.Lock()
+	defer n.loopMu.Unlock()
+	if n.stopped {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}
+
+func (n *Node) getState() nodeState {
+	n.stateMu.Lock()
+	defer n.stateMu.Unlock()
+	return n.state
+}
+
+// locked runs f on the member table under the lock, then emits the events f
+// returned, in order.
+func (n *Node) locked(f func(t *memberTable) []events.MemberEvent) {
+	n.mu.Lock()
+	evs := f(n.table)
+	n.numMembers.Store(int64(len(n.table.members)))
+	for _, e := range evs {
+		n.logger.Info("member event", "event", e.Type.String(), "member", e.Members[0].Name, "addr", e.Members[0].Addr.String())
+		n.out.push(e)
+	}
+	n.mu.Unlock()
+}
+
+// Join contacts the given addresses ("host:port", or "name/host:port") and
+// merges state with every one that answers. It returns how many answered;
+// the error names each address that failed. With replay false, user events
+// from before the join are not delivered (used by a later layer).
+func (n *Node) Join(ctx context.Context, addrs []string, replay bool) (int, error) {
+	if st := n.getState(); st != stateAlive {
+		return 0, fmt.Errorf("join: %w", stateErr(st))
+	}
+	n.joinMu.Lock()
+	defer n.joinMu.Unlock()
+	joined := 0
+	var errs []error
+	for _, addr := range addrs {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("join %s: %w", addr, err))
+			continue
+		}
+		c, err := n.mlist.Load().Join([]string{addr})
+		joined += c
+		if c == 0 && err != nil {
+			errs = append(errs, fmt.Errorf("join %s: %w", addr, err))
+		}
+	}
+	if joined > 0 {
+		n.broadcastJoin()
+	}
+	return joined, errors.Join(errs...)
+}
+
+// broadcastJoin announces (or re-asserts) that we are alive, at the current
+// member-clock time.
+func (n *Node) broadcastJoin() {
+	msg := joinMessage{LTime: n.clock.Time(), Node: n.cfg.NodeName}
+	n.clock.Witness(msg.LTime)
+	n.handleJoinIntent(msg)
+	if err := n.queueIntent(msgJoin, msg.Node, &msg, nil); err != nil {
+		n.logger.Warn("broadcast join intent", "err", err)
+	}
+}
+
+// queueIntent queues an intent we originate for gossip and also sends it
+// straight to a few random alive peers: with few members, memberlist's few
+// retransmissions may otherwise all go to dead nodes.
+func (n *Node) queueIntent(t messageType, node string, msg any, notify chan<- struct{}) error {
+	raw, err := encodeMessage(t, msg)
+	if err != nil {
+		return err
+	}
+	n.intents.QueueBroadcast(newBroadcast(raw, intentName(node), notify))
+	n.sendDirect(raw, directFanout)
+	return nil
+}
+
+// directFanout is how many random alive peers get an intent we originate
+// directly, besides gossip.
+const directFanout = 3
+
+// sendDirect sends msg as a best-effort packet to up to k random alive peers.
+func (n *Node) sendDirect(msg []byte, k int) {
+	ml := n.mlist.Load()
+	if ml == nil {
+		return
+	}
+	n.mu.Lock()
+	peers := n.table.randomAlivePeers(n.rng, k)
+	n.mu.Unlock()
+	for _, p := range peers {
+		addr := memberlist.Address{Addr: net.JoinHostPort(p.Addr.String(), strconv.Itoa(int(p.Port))), Name: p.Name}
+		if err := ml.SendToAddress(addr, msg); err != nil {
+			n.logger.Debug("direct send", "to", p.Name, "err", err)
+		}
+	}
+}
+
+// handleJoinIntent applies a join intent; true means rebroadcast it.
+func (n *Node) handleJoinIntent(msg joinMessage) (rebroadcast bool) {
+	n.clock.Witness(msg.LTime)
+	n.locked(func(t *memberTable) []events.MemberEvent {
+		rebroadcast = t.joinIntent(msg, n.cfg.Now())
+		return nil
+	})
+	return rebroadcast
+}
+
+// handleLeaveIntent applies a leave intent; true means rebroadcast it.
+func (n *Node) handleLeaveIntent(msg leaveMessage) bool {
+	n.clock.Witness(msg.LTime)
+	selfAlive := n.getState() == stateAlive
+	var out leaveOutcome
+	n.locked(func(t *memberTable) []events.MemberEvent {
+		out = t.leaveIntent(msg, selfAlive, n.cfg.Now())
+		return out.events
+	})
+	if out.refute {
+		n.logger.Debug("refuting a leave intent about ourselves", "ltime", msg.LTime)
+		n.broadcastJoin()
+	}
+	if out.pruneLater {
+		n.goLoop(func() { n.pruneAfter(msg.Node, n.cfg.BroadcastTimeout+n.cfg.LeavePropagateDelay) })
+	}
+	return out.rebroadcast
+}
+
+// pruneAfter erases a leaving member once its leave has had time to spread.
+func (n *Node) pruneAfter(name string, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-n.stop:
+		return
+	}
+	n.locked(func(t *memberTable) []events.MemberEvent {
+		if e, ok := t.pruneIfGone(name); ok {
+			return []events.MemberEvent{e}
+		}
+		return nil
+	})
+}
+
+// Leave leaves the cluster gracefully: it broadcasts a leave intent, waits
+// for it to be sent (up to BroadcastTimeout), then leaves memberlist, so
+// every member sees this node go leaving -> left rather than failed. The
+// node must still be shut down afterwards.
+func (n *Node) Leave(ctx context.Context) error {
+	n.stateMu.Lock()
+	switch n.state {
+	case stateLeft:
+		n.stateMu.Unlock()
+		return nil
+	case stateAlive:
+		n.state = stateLeaving
+		n.stateMu.Unlock()
+	default:
+		st := n.state
+		n.stateMu.Unlock()
+		return fmt.Errorf("leave: %w", stateErr(st))
+	}
+
+	msg := leaveMessage{LTime: n.clock.Time(), Node: n.cfg.NodeName}
+	n.clock.Increment()
+	n.handleLeaveIntent(msg)
+	if err := n.broadcastAndWait(ctx, msgLeave, msg.Node, &msg); err != nil {
+		n.logger.Warn("graceful leave: intent not fully sent", "err", err)
+	}
+	if err := n.mlist.Load().Leave(n.cfg.BroadcastTimeout); err != nil {
+		n.logger.Warn("graceful leave: memberlist leave", "err", err)
+	}
+	// Let memberlist's dead message spread before we stop answering.
+	if d := n.cfg.LeavePropagateDelay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		case <-n.stop:
+		}
+		t.Stop()
+	}
+	n.stateMu.Lock()
+	if n.state == stateLeaving {
+		n.state = stateLeft
+	}
+	n.stateMu.Unlock()
+	return nil
+}
+
+// broadcastAndWait queues an intent and waits until memberlist has sent it
+// enough times, BroadcastTimeout passes, or ctx ends. With no alive peer
+// there is nobody to tell, and it returns at once.
+func (n *Node) broadcastAndWait(ctx context.Context, t messageType, node string, msg any) error {
+	n.mu.Lock()
+	peers := n.table.hasAlivePeers()
+	n.mu.Unlock()
+	if !peers {
+		return nil
+	}
+	done := make(chan struct{})
+	if err := n.queueIntent(t, node, msg, done); err != nil {
+		return err
+	}
+	timer := time.NewTimer(n.cfg.BroadcastTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-timer.C:
+		return fmt.Errorf("%w %s intent for %s after %s", ErrBroadcastTimeout, t, node, n.cfg.BroadcastTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.stop:
+		return ErrShutdown
+	}
+}
+
+// ForceLeave moves a failed member to left on every node (as if it had left
+// gracefully), so it is no longer retried. With prune it is erased at once
+// instead of waiting for the tombstone timeout.
+func (n *Node) ForceLeave(ctx context.Context, name string, prune bool) error {
+	if st := n.getState(); st != stateAlive {
+		return fmt.Errorf("force-leave %s: %w", name, stateErr(st))
+	}
+	if name == n.cfg.NodeName {
+		return fmt.Errorf("force-leave %s: that is the local node; use leave", name)
+	}
+	n.mu.Lock()
+	_, known := n.table.members[name]
+	n.mu.Unlock()
+	if !known {
+		return fmt.Errorf("force-leave %s: %w", name, ErrUnknownMember)
+	}
+	msg := leaveMessage{LTime: n.clock.Time(), Node: name, Prune: prune}
+	n.clock.Increment()
+	n.handleLeaveIntent(msg)
+	if err := n.broadcastAndWait(ctx, msgLeave, name, &msg); err != nil {
+		return fmt.Errorf("force-leave %s: %w", name, err)
+	}
+	return nil
+}
+
+// SetTags replaces this node's tags and spreads them; every member emits a
+// member-update. Tags over MaxTagsSize encoded are refused.
+func (n *Node) SetTags(tags map[string]string) error {
+	meta, err := EncodeTags(tags, n.cfg.Protocol)
+	if err != nil {
+		return fmt.Errorf("set tags: %w", err)
+	}
+	if st := n.getState(); st != stateAlive {
+		return fmt.Errorf("set tags: %w", stateErr(st))
+	}
+	n.metaMu.Lock()
+	n.tags, n.meta = maps.Clone(tags), meta
+	n.metaMu.Unlock()
+	if err := n.mlist.Load().UpdateNode(n.cfg.BroadcastTimeout); err != nil {
+		return fmt.Errorf("set tags: %w", err)
+	}
+	return nil
+}
+
+// Tags returns a copy of this node's current tags.
+func (n *Node) Tags() map[string]string {
+	n.metaMu.RLock()
+	defer n.metaMu.RUnlock()
+	return maps.Clone(n.tags)
+}
+
+// Members returns every known member (alive, leaving, left and failed,
+// until reaped), sorted by name.
+func (n *Node) Members() []events.Member {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.table.snapshot()
+}
+
+// LocalMember returns this node's own member record.
+func (n *Node) LocalMember() events.Member {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if ms, ok := n.table.members[n.cfg.NodeName]; ok {
+		return ms.member.Clone()
+	}
+	return events.Member{Name: n.cfg.NodeName, Tags: n.Tags()}
+}
+
+// NumMembers returns how many members are known, in any state.
+func (n *Node) NumMembers() int { return int(n.numMembers.Load()) }
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.cfg.NodeName }
+
+// Addr returns the address memberlist advertises ("ip:port").
+func (n *Node) Addr() string {
+	ml := n.mlist.Load()
+	if ml == nil {
+		return ""
+	}
+	ln := ml.LocalNode()
+	return net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
+}
+
+// Clocks returns the member, event and query Lamport times.
+func (n *Node) Clocks() (member, event, query LamportTime) {
+	return n.clock.Time(), n.eventClock.Time(), n.queryClock.Time()
+}
+
+// Shutdown stops the node without leaving (peers will see it fail unless
+// Leave was called first). It is idempotent and returns once every
+// goroutine the node started has exited.
+func (n *Node) Shutdown() error {
+	var err error
+	n.stopOnce.Do(func() {
+		n.stateMu.Lock()
+		ml := n.mlist.Load()
+		if n.state != stateLeft && n.state != stateNew {
+			n.logger.Warn("shutting down without a leave")
+		}
+		n.state = stateShutdown
+		n.stateMu.Unlock()
+		if ml != nil {
+			if e := ml.Shutdown(); e != nil {
+				err = fmt.Errorf("shutdown memberlist: %w", e)
+			}
+		}
+		n.loopMu.Lock()
+		n.stopped = true
+		n.loopMu.Unlock()
+		close(n.stop)
+		n.wg.Wait()
+	})
+	return err
+}
+
+func stateErr(st nodeState) error {
+	switch st {
+	case stateNew:
+		return ErrNotStarted
+	case stateLeaving:
+		return ErrLeaving
+	case stateLeft:
+		return ErrLeft
+	default:
+		return ErrShutdown
+	}
+}

@@ -1,0 +1,66 @@
+package gossip
+
+import (
+	"sync/atomic"
+
+	"github.com/agentd/agent/events"
+)
+
+// counters are the node's running totals.
+type counters struct {
+	received     atomic.Uint64
+	dropped      atomic.Uint64
+	unhandled    atomic.Uint64
+	conflicts    atomic.Uint64
+	queueDropped atomic.Uint64
+}
+
+// Stats is a point-in-time view of a node's health.
+type Stats struct {
+	// Members counts members by status.
+	Members map[events.MemberStatus]int
+	// MemberTime, EventTime and QueryTime are the Lamport clocks.
+	MemberTime, EventTime, QueryTime LamportTime
+	// MessagesReceived counts gossip messages delivered to us.
+	MessagesReceived uint64
+	// MessagesDropped counts malformed input dropped: undecodable, truncated,
+	// oversized or of an unknown type (gossip messages, push/pull, tags).
+	MessagesDropped uint64
+	// MessagesUnhandled counts well-formed messages of kinds this layer
+	// does not act on.
+	MessagesUnhandled uint64
+	// IntentQueue is the number of intent broadcasts waiting to be sent.
+	IntentQueue int
+	// IntentsDropped counts broadcasts pruned from an over-full queue.
+	IntentsDropped uint64
+	// EventsDropped counts events dropped because the consumer fell behind.
+	EventsDropped uint64
+	// Flaps counts failed members that came back within FlapTimeout.
+	Flaps int
+	// NameConflicts counts memberlist's reports of two nodes with one name.
+	NameConflicts uint64
+	// HealthScore is memberlist's awareness score (0 is healthy).
+	HealthScore int
+}
+
+// Stats returns the node's current figures.
+func (n *Node) Stats() Stats {
+	s := Stats{
+		MessagesReceived:  n.stats.received.Load(),
+		MessagesDropped:   n.stats.dropped.Load(),
+		MessagesUnhandled: n.stats.unhandled.Load(),
+		IntentQueue:       n.intents.NumQueued(),
+		IntentsDropped:    n.stats.queueDropped.Load(),
+		EventsDropped:     n.out.dropped.Load(),
+		NameConflicts:     n.stats.conflicts.Load(),
+	}
+	s.MemberTime, s.EventTime, s.QueryTime = n.Clocks()
+	n.mu.Lock()
+	s.Members = n.table.counts()
+	s.Flaps = n.table.flaps
+	n.mu.Unlock()
+	if ml := n.mlist.Load(); ml != nil {
+		s.HealthScore = ml.GetHealthScore()
+	}
+	return s
+}
