@@ -64,8 +64,8 @@ type Node struct {
 	// mlist is set once Start has created memberlist; delegates may run
 	// before that, so it is read through an atomic pointer.
 	mlist atomic.Pointer[memberlist.Memberlist]
-	out     *eventQueue
-	stats   counters
+	out   *eventQueue
+	stats counters
 
 	stateMu  sync.Mutex
 	state    nodeState
