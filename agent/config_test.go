@@ -1,0 +1,107 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, body, want string
+	}{
+		{"unknown key", `{"node_name": "a", "nod_name": "b"}`, `unknown key "nod_name"`},
+		{"wrong type", `{"protocol": "five"}`, `key "protocol"`},
+		{"bad duration", `{"reconnect_timeout": "soon"}`, `invalid duration "soon"`},
+		{"syntax", "{\n\"node_name\": \"a\",\n}", "line 3"},
+		{"empty", ``, "empty file"},
+		{"trailing", `{} {}`, "trailing data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig(strings.NewReader(tt.body), "test.json")
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "test.json") {
+				t.Errorf("ParseConfig(%s) error = %v; want it to name test.json and contain %q", tt.body, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigDirMerges(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "10-base.json", `{"node_name": "a", "tags": {"role": "web", "dc": "eu"}, "start_join": ["10.0.0.1"], "leave_on_terminate": true}`)
+	writeFile(t, dir, "20-over.json", `{"node_name": "b", "tags": {"dc": "us"}, "start_join": ["10.0.0.2"], "leave_on_terminate": false, "reconnect_timeout": "1h"}`)
+	writeFile(t, dir, "ignored.txt", `not json`)
+	fc, err := LoadConfigPath(dir)
+	if err != nil {
+		t.Fatalf("LoadConfigPath: %v", err)
+	}
+	c, err := Resolve(fc)
+	if err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	if c.NodeName != "b" {
+		t.Errorf("NodeName = %q; want b (later file overrides)", c.NodeName)
+	}
+	if want := map[string]string{"role": "web", "dc": "us"}; !reflect.DeepEqual(c.Tags, want) {
+		t.Errorf("Tags = %v; want %v (merged per key)", c.Tags, want)
+	}
+	if want := []string{"10.0.0.1", "10.0.0.2"}; !reflect.DeepEqual(c.StartJoin, want) {
+		t.Errorf("StartJoin = %v; want %v (appended)", c.StartJoin, want)
+	}
+	if c.LeaveOnTerm {
+		t.Errorf("LeaveOnTerm = true; want false (an explicit false overrides)")
+	}
+	if c.ReconnectTimeout != time.Hour {
+		t.Errorf("ReconnectTimeout = %v; want 1h", c.ReconnectTimeout)
+	}
+}
+
+func TestResolveDefaultsAndErrors(t *testing.T) {
+	c, err := Resolve(nil)
+	if err != nil {
+		t.Fatalf("Resolve(defaults): %v", err)
+	}
+	if c.BindAddr != "0.0.0.0" || c.BindPort != 7946 || c.RPCAddr != "127.0.0.1:7373" || c.Profile != "lan" || c.Protocol != 5 || c.LogLevel != "info" {
+		t.Errorf("defaults = %+v; want bind 0.0.0.0:7946, rpc 127.0.0.1:7373, lan, protocol 5, info", c)
+	}
+	s := func(v string) *string { return &v }
+	n := func(v int) *int { return &v }
+	tests := []struct {
+		name string
+		fc   FileConfig
+		want string
+	}{
+		{"bad bind", FileConfig{BindAddr: s("300.1.1.1")}, "bind"},
+		{"bad bind port", FileConfig{BindAddr: s("127.0.0.1:99999")}, "bad port"},
+		{"bad rpc", FileConfig{RPCAddr: s("localhost")}, "rpc_addr"},
+		{"bad profile", FileConfig{Profile: s("moon")}, "unknown profile"},
+		{"bad protocol", FileConfig{Protocol: n(9)}, "protocol 9"},
+		{"bad log level", FileConfig{LogLevel: s("loud")}, "log level"},
+		{"big tags", FileConfig{Tags: map[string]string{"x": strings.Repeat("y", 600)}}, "tags too large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Resolve(&tt.fc)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Resolve() error = %v; want it to mention %q", err, tt.want)
+			}
+		})
+	}
+	c, err = Resolve(&FileConfig{BindAddr: s("127.0.0.1:8000"), AdvertiseAddr: s("10.1.2.3"), LogLevel: s("ERR"), Role: s("db")})
+	if err != nil || c.BindPort != 8000 || c.AdvertiseAddr != "10.1.2.3" || c.AdvertisePort != 0 || c.LogLevel != "err" || c.Tags["role"] != "db" {
+		t.Errorf("Resolve = %+v, %v; want bind port 8000, advertise 10.1.2.3, level err, role db", c, err)
+	}
+}

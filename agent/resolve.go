@@ -1,0 +1,203 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentd/agent/gossip"
+)
+
+// Default addresses, as Serf's.
+const (
+	DefaultBindPort = 7946
+	DefaultRPCAddr  = "127.0.0.1:7373"
+)
+
+// Config is the agent's resolved configuration: defaults, then the config
+// files, then the flags.
+type Config struct {
+	NodeName         string
+	Tags             map[string]string
+	TagsFile         string
+	BindAddr         string // IP
+	BindPort         int
+	Interface        string
+	AdvertiseAddr    string // IP, or empty
+	AdvertisePort    int    // 0: the bind port
+	RPCAddr          string
+	RPCAuthKey       string
+	Profile          string
+	Protocol         uint8
+	LogLevel         string // trace, debug, info, warn, err
+	LogJSON          bool
+	StartJoin        []string
+	ReplayOnJoin     bool
+	EventHandlers    []string
+	LeaveOnTerm      bool
+	SkipLeaveOnInt   bool
+	BroadcastTimeout time.Duration
+	// ReconnectInterval, ReconnectTimeout and TombstoneTimeout are zero
+	// when unset: the gossip layer's defaults then apply.
+	ReconnectInterval time.Duration
+	ReconnectTimeout  time.Duration
+	TombstoneTimeout  time.Duration
+
+	// File is the merged file-and-flag layer this was resolved from, kept
+	// for the settings later layers (events, keys, snapshots) act on.
+	File *FileConfig
+}
+
+// logLevels maps accepted spellings (Serf's upper-case ones too) to ours.
+var logLevels = map[string]string{
+	"trace": "trace", "debug": "debug", "info": "info",
+	"warn": "warn", "warning": "warn", "err": "err", "error": "err",
+}
+
+// ParseLogLevel normalizes a log level name.
+func ParseLogLevel(s string) (string, error) {
+	if l, ok := logLevels[strings.ToLower(strings.TrimSpace(s))]; ok {
+		return l, nil
+	}
+	return "", fmt.Errorf("invalid log level %q (want trace, debug, info, warn or err)", s)
+}
+
+// Resolve applies defaults to the merged layers and validates the result.
+// Every problem is reported, one per line.
+func Resolve(fc *FileConfig) (Config, error) {
+	if fc == nil {
+		fc = &FileConfig{}
+	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	str := func(p *string, def string) string {
+		if p != nil {
+			return *p
+		}
+		return def
+	}
+	dur := func(p *Duration) time.Duration {
+		if p != nil {
+			return p.Duration
+		}
+		return 0
+	}
+
+	host, _ := os.Hostname()
+	c := Config{
+		NodeName:          str(fc.NodeName, host),
+		TagsFile:          str(fc.TagsFile, ""),
+		Interface:         str(fc.Interface, ""),
+		RPCAddr:           str(fc.RPCAddr, DefaultRPCAddr),
+		RPCAuthKey:        str(fc.RPCAuthKey, ""),
+		Profile:           str(fc.Profile, gossip.ProfileLAN),
+		StartJoin:         fc.StartJoin,
+		EventHandlers:     fc.EventHandlers,
+		ReplayOnJoin:      fc.ReplayOnJoin != nil && *fc.ReplayOnJoin,
+		LogJSON:           fc.LogJSON != nil && *fc.LogJSON,
+		LeaveOnTerm:       fc.LeaveOnTerm != nil && *fc.LeaveOnTerm,
+		SkipLeaveOnInt:    fc.SkipLeaveOnInt != nil && *fc.SkipLeaveOnInt,
+		BroadcastTimeout:  5 * time.Second,
+		ReconnectInterval: dur(fc.ReconnectInterval),
+		ReconnectTimeout:  dur(fc.ReconnectTimeout),
+		TombstoneTimeout:  dur(fc.TombstoneTimeout),
+		File:              fc,
+	}
+	if c.NodeName == "" {
+		bad("node name is empty and the host name is unknown; set node_name or --node")
+	}
+	if fc.BroadcastTimeout != nil {
+		if c.BroadcastTimeout = fc.BroadcastTimeout.Duration; c.BroadcastTimeout <= 0 {
+			bad("broadcast_timeout must be positive")
+		}
+	}
+	var err error
+	if c.BindAddr, c.BindPort, err = splitHostPort(str(fc.BindAddr, "0.0.0.0"), DefaultBindPort); err != nil {
+		bad("bind: %v", err)
+	}
+	if fc.AdvertiseAddr != nil && *fc.AdvertiseAddr != "" {
+		if c.AdvertiseAddr, c.AdvertisePort, err = splitHostPort(*fc.AdvertiseAddr, 0); err != nil {
+			bad("advertise: %v", err)
+		}
+	}
+	if _, _, err := splitHostPort(c.RPCAddr, -1); err != nil {
+		bad("rpc_addr: %v", err)
+	}
+	if _, err := gossip.ProfileTiming(c.Profile); err != nil {
+		bad("profile: %v", err)
+	}
+	c.Protocol = gossip.ProtocolDefault
+	if fc.Protocol != nil {
+		if p := *fc.Protocol; p < int(gossip.ProtocolMin) || p > int(gossip.ProtocolMax) {
+			bad("protocol %d out of range %d-%d", p, gossip.ProtocolMin, gossip.ProtocolMax)
+		} else {
+			c.Protocol = uint8(p)
+		}
+	}
+	if c.LogLevel, err = ParseLogLevel(str(fc.LogLevel, "info")); err != nil {
+		bad("log_level: %v", err)
+	}
+
+	c.Tags = map[string]string{}
+	if c.TagsFile != "" {
+		fileTags, err := readTagsFile(c.TagsFile)
+		if err != nil {
+			bad("tags_file: %v", err)
+		}
+		maps.Copy(c.Tags, fileTags)
+	}
+	maps.Copy(c.Tags, fc.Tags)
+	if fc.Role != nil {
+		c.Tags["role"] = *fc.Role
+	}
+	if _, err := gossip.EncodeTags(c.Tags, c.Protocol); err != nil {
+		bad("tags: %v", err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// splitHostPort parses "ip", "ip:port" or ":port". defPort is used when no
+// port is given; -1 makes the port mandatory.
+func splitHostPort(s string, defPort int) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(s)
+	if err != nil {
+		if defPort < 0 || strings.Count(s, ":") == 1 {
+			return "", 0, fmt.Errorf("invalid address %q: %w", s, err)
+		}
+		host, portStr = s, strconv.Itoa(defPort)
+	}
+	host = strings.Trim(host, "[]")
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	if net.ParseIP(host) == nil {
+		return "", 0, fmt.Errorf("invalid address %q: %q is not an IP address", s, host)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("invalid address %q: bad port %q", s, portStr)
+	}
+	return host, port, nil
+}
+
+// readTagsFile reads a JSON object of tags; a missing file is no tags.
+func readTagsFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var tags map[string]string
+	if err := json.Unmarshal(data, &tags); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return tags, nil
+}
