@@ -56,3 +56,16 @@ func (l *eventLog) has(t events.Type, member string) string {
 	}
 	return fmt.Sprintf("no %s event for %s among %d events", t, member, len(l.seen))
 }
+
+// count returns how many member entries of type t were seen.
+func (l *eventLog) count(t events.Type) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.seen {
+		if e.Type == t {
+			n += len(e.Members)
+		}
+	}
+	return n
+}
