@@ -1,0 +1,249 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"github.com/agentd/agent/events"
+	"github.com/agentd/agent/gossip"
+)
+
+// Version is the agent's version, reported by `agent version` and stats.
+const Version = "0.1.0"
+
+// Agent is a running daemon's core: the gossip node plus event fan-out.
+// It implements what the RPC server needs (members, join, leave, tags,
+// stats, event subscriptions).
+type Agent struct {
+	cfg    Config
+	logger *slog.Logger
+	node   *gossip.Node
+	events chan events.Event
+
+	subMu sync.Mutex
+	subs  map[*eventSub]struct{}
+
+	tagsMu sync.Mutex // serializes UpdateTags and the tags file
+
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+type eventSub struct {
+	ch   chan events.Event
+	done chan struct{}
+}
+
+// New builds the agent and its gossip node without touching the network.
+// tune, if not nil, adjusts the gossip configuration (tests use it for an
+// in-memory transport or quick timings).
+func New(cfg Config, logger *slog.Logger, tune func(*gossip.Config)) (*Agent, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a := &Agent{
+		cfg:    cfg,
+		logger: logger,
+		events: make(chan events.Event, 256),
+		subs:   map[*eventSub]struct{}{},
+		stop:   make(chan struct{}),
+	}
+	gc := gossip.DefaultConfig()
+	gc.NodeName = cfg.NodeName
+	gc.BindAddr, gc.BindPort = cfg.BindAddr, cfg.BindPort
+	gc.AdvertiseAddr, gc.AdvertisePort = cfg.AdvertiseAddr, cfg.AdvertisePort
+	gc.Tags = maps.Clone(cfg.Tags)
+	gc.Protocol = cfg.Protocol
+	if err := gc.SetProfile(cfg.Profile); err != nil {
+		return nil, err
+	}
+	gc.BroadcastTimeout = cfg.BroadcastTimeout
+	if cfg.ReconnectInterval > 0 {
+		gc.ReconnectInterval = cfg.ReconnectInterval
+	}
+	if cfg.ReconnectTimeout > 0 {
+		gc.ReconnectTimeout = cfg.ReconnectTimeout
+	}
+	if cfg.TombstoneTimeout > 0 {
+		gc.TombstoneTimeout = cfg.TombstoneTimeout
+	}
+	gc.Events = a.events
+	gc.Logger = logger.With("component", "gossip")
+	if tune != nil {
+		tune(&gc)
+	}
+	node, err := gossip.New(gc)
+	if err != nil {
+		return nil, err
+	}
+	a.node = node
+	return a, nil
+}
+
+// Start starts gossip and the event fan-out, then joins StartJoin (if any):
+// that join is fatal only when every address fails.
+func (a *Agent) Start(ctx context.Context) error {
+	if err := a.node.Start(); err != nil {
+		return err
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.fanOut()
+	}()
+	a.logger.Info("agent started", "node", a.cfg.NodeName, "gossip", a.node.Addr())
+	if len(a.cfg.StartJoin) > 0 {
+		n, err := a.node.Join(ctx, a.cfg.StartJoin, a.cfg.ReplayOnJoin)
+		if n == 0 {
+			return fmt.Errorf("join at start: no address reachable: %w", err)
+		}
+		if err != nil {
+			a.logger.Warn("join at start: some addresses failed", "joined", n, "err", err)
+		}
+	}
+	return nil
+}
+
+// fanOut hands every gossip event to every subscriber, in order.
+func (a *Agent) fanOut() {
+	for {
+		select {
+		case e := <-a.events:
+			a.subMu.Lock()
+			subs := make([]*eventSub, 0, len(a.subs))
+			for s := range a.subs {
+				subs = append(subs, s)
+			}
+			a.subMu.Unlock()
+			for _, s := range subs {
+				select {
+				case s.ch <- e:
+				case <-s.done:
+				case <-a.stop:
+					return
+				}
+			}
+		case <-a.stop:
+			return
+		}
+	}
+}
+
+// Subscribe delivers every event from now on until cancel is called.
+func (a *Agent) Subscribe() (<-chan events.Event, func()) {
+	s := &eventSub{ch: make(chan events.Event, 64), done: make(chan struct{})}
+	a.subMu.Lock()
+	a.subs[s] = struct{}{}
+	a.subMu.Unlock()
+	var once sync.Once
+	return s.ch, func() {
+		once.Do(func() {
+			a.subMu.Lock()
+			delete(a.subs, s)
+			a.subMu.Unlock()
+			close(s.done)
+		})
+	}
+}
+
+// Node returns the gossip node.
+func (a *Agent) Node() *gossip.Node { return a.node }
+
+// Members returns every known member.
+func (a *Agent) Members() []events.Member { return a.node.Members() }
+
+// Join joins the cluster through the given addresses.
+func (a *Agent) Join(ctx context.Context, addrs []string, replay bool) (int, error) {
+	return a.node.Join(ctx, addrs, replay)
+}
+
+// ForceLeave moves a failed member to left (or erases it with prune).
+func (a *Agent) ForceLeave(ctx context.Context, node string, prune bool) error {
+	return a.node.ForceLeave(ctx, node, prune)
+}
+
+// Leave leaves the cluster gracefully; the agent must still be shut down.
+func (a *Agent) Leave(ctx context.Context) error { return a.node.Leave(ctx) }
+
+// UpdateTags applies removals then additions to the local tags as one
+// change, spreads them, and saves them to the tags file if one is set.
+func (a *Agent) UpdateTags(ctx context.Context, set map[string]string, remove []string) error {
+	a.tagsMu.Lock()
+	defer a.tagsMu.Unlock()
+	tags := a.node.Tags()
+	for _, k := range remove {
+		delete(tags, k)
+	}
+	maps.Copy(tags, set)
+	if err := a.node.SetTags(tags); err != nil {
+		return err
+	}
+	if a.cfg.TagsFile != "" {
+		if err := writeJSONFile(a.cfg.TagsFile, tags); err != nil {
+			return fmt.Errorf("save tags to %s: %w", a.cfg.TagsFile, err)
+		}
+	}
+	return nil
+}
+
+// writeJSONFile replaces path atomically with v as JSON.
+func writeJSONFile(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Stats returns Serf's stats sections: agent, runtime, serf, tags.
+func (a *Agent) Stats() map[string]map[string]string {
+	s := a.node.Stats()
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	i := strconv.Itoa
+	return map[string]map[string]string{
+		"agent": {"name": a.cfg.NodeName, "version": Version},
+		"runtime": {
+			"os": runtime.GOOS, "arch": runtime.GOARCH, "version": runtime.Version(),
+			"max_procs": i(runtime.GOMAXPROCS(0)), "goroutines": i(runtime.NumGoroutine()), "cpu_count": i(runtime.NumCPU()),
+		},
+		"serf": {
+			"members":          i(len(a.node.Members())),
+			"failed":           i(s.Members[events.StatusFailed]),
+			"left":             i(s.Members[events.StatusLeft]),
+			"health_score":     i(s.HealthScore),
+			"member_time":      u(uint64(s.MemberTime)),
+			"event_time":       u(uint64(s.EventTime)),
+			"query_time":       u(uint64(s.QueryTime)),
+			"intent_queue":     i(s.IntentQueue),
+			"event_queue":      "0",
+			"query_queue":      "0",
+			"encrypted":        "false",
+			"messages_dropped": u(s.MessagesDropped),
+			"events_dropped":   u(s.EventsDropped),
+		},
+		"tags": a.node.Tags(),
+	}
+}
+
+// Shutdown stops gossip and the fan-out; it is idempotent.
+func (a *Agent) Shutdown() error {
+	var err error
+	a.stopOnce.Do(func() {
+		err = a.node.Shutdown()
+		close(a.stop)
+		a.wg.Wait()
+	})
+	return err
+}
