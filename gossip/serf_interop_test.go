@@ -15,10 +15,9 @@ import (
 // mixedCluster is two of our nodes and two Serf library nodes, joined in
 // both directions: serf-1 joins ours-1, ours-2 joins serf-1, serf-2 joins ours-2.
 type mixedCluster struct {
-	ours   []*gossip.Node
-	logs   []*eventLog
-	serfs  []*serf.Serf
-	serfCh []chan serf.Event
+	ours  []*gossip.Node
+	logs  []*eventLog
+	serfs []*serf.Serf
 }
 
 func startMixedCluster(t *testing.T) *mixedCluster {
