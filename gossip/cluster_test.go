@@ -50,11 +50,19 @@ func startMemCluster(t *testing.T, n int, tune func(*gossip.Config)) *memCluster
 	return c
 }
 
-// joinAll has every node join the first one.
+// joinAll has every node join the first one, retrying for a while as an
+// operator's retry-join would: under the race detector on a loaded machine a
+// single push/pull can time out.
 func (c *memCluster) joinAll(t *testing.T) {
 	t.Helper()
 	for i, n := range c.nodes[1:] {
-		if _, err := n.Join(context.Background(), []string{c.addrs[0]}, false); err != nil {
+		var err error
+		for try := 0; try < 5; try++ {
+			if _, err = n.Join(context.Background(), []string{c.addrs[0]}, false); err == nil {
+				break
+			}
+		}
+		if err != nil {
 			t.Fatalf("node %d join: %v", i+1, err)
 		}
 	}
@@ -79,15 +87,16 @@ func statusAll(nodes []*gossip.Node, st events.MemberStatus) map[string]events.M
 	return want
 }
 
+// The 50-node tests do not run in parallel with each other: each keeps the
+// two cores busy under the race detector.
+
 func TestMemClusterConverges(t *testing.T) {
-	t.Parallel()
 	c := startMemCluster(t, 50, nil)
 	c.joinAll(t)
 	waitFor(t, 30*time.Second, func() string { return converged(c.nodes, statusAll(c.nodes, events.StatusAlive)) })
 }
 
 func TestMemClusterPartitionHeals(t *testing.T) {
-	t.Parallel()
 	c := startMemCluster(t, 50, nil)
 	c.joinAll(t)
 	all := statusAll(c.nodes, events.StatusAlive)
@@ -125,7 +134,6 @@ func TestMemClusterLossNoFalseFailures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("30 s observation window")
 	}
-	t.Parallel()
 	c := startMemCluster(t, 20, func(cfg *gossip.Config) {
 		if err := cfg.SetProfile(gossip.ProfileLAN); err != nil {
 			t.Fatal(err)

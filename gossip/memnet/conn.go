@@ -62,8 +62,9 @@ func (p *pipe) read(b []byte, deadline <-chan struct{}) (int, error) {
 		p.mu.Lock()
 		switch {
 		case p.rerr != nil:
+			err := p.rerr
 			p.mu.Unlock()
-			return 0, p.rerr
+			return 0, err
 		case len(p.buf) > 0:
 			n := copy(b, p.buf)
 			p.buf = p.buf[n:]
@@ -99,9 +100,9 @@ func (p *pipe) write(b []byte, deadline <-chan struct{}) (int, error) {
 			return done, os.ErrDeadlineExceeded
 		}
 		p.mu.Lock()
-		if p.werr != nil {
+		if err := p.werr; err != nil {
 			p.mu.Unlock()
-			return done, p.werr
+			return done, err
 		}
 		if k := min(pipeLimit-len(p.buf), len(b)-done); k > 0 {
 			p.buf = append(p.buf, b[done:done+k]...)
