@@ -16,8 +16,8 @@ run: ## run an agent with default settings
 build: ## build bin/agent
 	$(GO) build -o bin/agent ./cmd/agent
 
-test: ## run every test with the race detector
-	$(GO) test -race -count=1 -timeout 9m $(PKGS)
+test: ## run every test with the race detector (one package at a time: the cluster tests are timing-sensitive)
+	$(GO) test -race -count=1 -p 1 -timeout 9m $(PKGS)
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
