@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -63,17 +64,36 @@ func TestNodeDelayOnlyThatNode(t *testing.T) {
 	}
 }
 
-func TestShutdownDropsDelayedPackets(t *testing.T) {
-	nw, ts := newNet(t, Config{}, 2)
-	nw.SetDelay(20 * time.Millisecond)
-	_, err := ts[0].WriteTo([]byte("x"), ts[1].Addr())
-	mustOK(t, err, "WriteTo")
-	mustOK(t, ts[1].Shutdown(), "Shutdown")
-	eventually(t, 5*time.Second, func() bool { return nw.Stats().DroppedClosed == 1 },
-		func() string { return fmt.Sprintf("Stats() = %+v; want DroppedClosed 1", nw.Stats()) })
-	if got := len(ts[1].PacketCh()); got != 0 {
-		t.Errorf("packets queued on the shut-down node = %d; want 0", got)
-	}
+// TestDelayedDelivery runs on synctest's fake clock, so that a packet's
+// delay is exact and no real time passes.
+func TestDelayedDelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw, ts := newNet(t, Config{}, 3)
+		a, b, c := ts[0], ts[1], ts[2]
+		nw.SetDelay(time.Second)
+		start := time.Now()
+		for _, to := range []*Transport{b, c} {
+			_, err := a.WriteTo([]byte("x"), to.Addr())
+			mustOK(t, err, "WriteTo")
+		}
+		mustOK(t, c.Shutdown(), "Shutdown") // while its packet is in flight
+
+		time.Sleep(time.Second - time.Nanosecond)
+		synctest.Wait()
+		if got := len(b.PacketCh()); got != 0 {
+			t.Fatalf("1ns before the delay: %d packets delivered; want 0", got)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		p := recv(t, b)
+		if got := p.Timestamp.Sub(start); got != time.Second {
+			t.Errorf("delivered after %v; want exactly 1s", got)
+		}
+		if s := nw.Stats(); s.PacketsDelivered != 1 || s.DroppedClosed != 1 || len(c.PacketCh()) != 0 {
+			t.Errorf("Stats() = %+v, %d queued on the shut-down node; want 1 delivered, 1 dropped, 0 queued",
+				s, len(c.PacketCh()))
+		}
+	})
 }
 
 func TestQueueFull(t *testing.T) {
@@ -162,7 +182,9 @@ func TestConcurrentFaults(t *testing.T) {
 	// A delayed delivery already firing when Close ran finishes just after.
 	eventually(t, 5*time.Second, func() bool { return inFlight(nw.Stats()) == 0 },
 		func() string { return fmt.Sprintf("packets unaccounted for: Stats() = %+v", nw.Stats()) })
-	if s := nw.Stats(); s.PacketsDelivered == 0 || s.DroppedLoss == 0 || s.DroppedPartition == 0 {
-		t.Errorf("Stats() = %+v; want some delivered, lost and partitioned", s)
+	// How many packets each fault caught depends on scheduling; that every
+	// packet is accounted for (above) is what must hold.
+	if s := nw.Stats(); s.PacketsDelivered == 0 {
+		t.Errorf("Stats() = %+v; want some delivered", s)
 	}
 }
