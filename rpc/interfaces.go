@@ -1,0 +1,68 @@
+package rpc
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/agentd/agent/events"
+)
+
+// Cluster is the cluster as the local node sees it. The server calls its
+// methods from the goroutine of the connection whose command needs them,
+// so several calls may run at once: implementations must be safe for
+// concurrent use.
+type Cluster interface {
+	// Members returns every known member in any status. The server only
+	// reads the result; the caller must not mutate it afterwards.
+	Members() []events.Member
+	// Join contacts each address ("host:port") and returns how many
+	// answered. With replay, user events from before the join are
+	// delivered too. The error, if any, is sent to the client as text
+	// together with the count. Join returns early when ctx ends (the
+	// server's context ends at Shutdown).
+	Join(ctx context.Context, addrs []string, replay bool) (int, error)
+	// ForceLeave moves the named failed member to left; with prune it is
+	// erased at once. The error is sent to the client as text.
+	ForceLeave(ctx context.Context, node string, prune bool) error
+}
+
+// LocalAgent is the local node's own controls. Implementations must be safe
+// for concurrent use.
+type LocalAgent interface {
+	// Leave leaves the cluster gracefully. It must not shut the agent down:
+	// the server answers the client first and then closes the channel
+	// returned by [Server.ExitRequested], on which the daemon shuts down.
+	Leave(ctx context.Context) error
+	// UpdateTags replaces the local node's tags with its current tags
+	// minus the keys in remove, plus set (set wins over remove), as one
+	// change. Either argument may be empty. The maps and slices belong to
+	// the callee once passed.
+	UpdateTags(ctx context.Context, set map[string]string, remove []string) error
+	// Stats returns debugging figures by section ("agent", "serf",
+	// "runtime", "tags", ...), sent to the client as is.
+	Stats() map[string]map[string]string
+}
+
+// EventSource delivers the agent's events to stream subscribers.
+type EventSource interface {
+	// Subscribe starts delivering every event from now on, in order, to
+	// the returned channel, until cancel is called. The server reads the
+	// channel promptly (it never waits on the network while doing so), so
+	// the source may send with a blocking send; it must not close the
+	// channel. cancel must be safe to call while a send is pending and must
+	// not wait for the channel to be read; after cancel returns, the source
+	// sends nothing more. Delivered events must not be mutated afterwards.
+	Subscribe() (ch <-chan events.Event, cancel func())
+}
+
+// LogSource delivers the agent's log lines to monitors.
+type LogSource interface {
+	// SubscribeLogs returns the recently buffered lines at level min or
+	// above, oldest first, and a channel that from then on receives each
+	// new line at level min or above, with no line lost or repeated
+	// between the two. The channel contract is EventSource.Subscribe's:
+	// the server reads promptly, the source must not close it, cancel must
+	// not wait for a pending send, and nothing is sent once cancel returns.
+	// Lines carry no trailing newline.
+	SubscribeLogs(min slog.Level) (recent []string, live <-chan string, cancel func())
+}
