@@ -1,0 +1,175 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/agentd/agent/rpc"
+)
+
+// RunOptions are the inputs of `agent run`.
+type RunOptions struct {
+	// ConfigPaths are the --config-file and --config-dir values, in order;
+	// each is a file or a directory of *.json files.
+	ConfigPaths []string
+	// Flags is the layer built from the flags that were set; it wins over
+	// the files.
+	Flags *FileConfig
+	// Stderr receives the logs.
+	Stderr io.Writer
+	// Ready, if set, is called once the agent serves RPC, with the RPC and
+	// gossip addresses.
+	Ready func(rpcAddr, gossipAddr string)
+}
+
+// LoadConfig merges the config paths and the flag layer and resolves them.
+func LoadConfig(paths []string, flags *FileConfig) (Config, error) {
+	merged := &FileConfig{}
+	for _, p := range paths {
+		fc, err := LoadConfigPath(p)
+		if err != nil {
+			return Config{}, err
+		}
+		merged.Merge(fc)
+	}
+	merged.Merge(flags)
+	return Resolve(merged)
+}
+
+// Run runs the daemon until a signal or an RPC leave ends it. SIGINT leaves
+// gracefully (unless skip_leave_on_interrupt) and SIGTERM exits without
+// leaving (unless leave_on_terminate); a second signal exits at once. SIGHUP
+// reloads the config files: log level and tags. Run returns nil on a clean
+// exit.
+func Run(ctx context.Context, opts RunOptions) error {
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	cfg, err := LoadConfig(opts.ConfigPaths, opts.Flags)
+	if err != nil {
+		return err
+	}
+	level := new(slog.LevelVar)
+	level.Set(SlogLevel(cfg.LogLevel))
+	hub := NewLogHub()
+	logger := NewLogger(opts.Stderr, level, cfg.LogJSON, hub)
+
+	a, err := New(cfg, logger, nil)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(ctx); err != nil {
+		_ = a.Shutdown()
+		return err
+	}
+	sc := rpc.DefaultServerConfig()
+	sc.Addr, sc.AuthKey = cfg.RPCAddr, cfg.RPCAuthKey
+	sc.Cluster, sc.Local, sc.Events, sc.Logs = a, a, a, hub
+	sc.Logger = logger.With("component", "rpc")
+	srv, err := rpc.NewServer(sc)
+	if err == nil {
+		err = srv.Start()
+	}
+	if err != nil {
+		_ = a.Shutdown()
+		return fmt.Errorf("rpc on %s: %w", cfg.RPCAddr, err)
+	}
+	logger.Info("serving RPC", "addr", srv.Addr())
+	if opts.Ready != nil {
+		opts.Ready(srv.Addr().String(), a.Node().Addr())
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	exitErr := waitForExit(ctx, a, srv, sigs, opts, &cfg, level, logger)
+	srv.Shutdown()
+	if err := a.Shutdown(); err != nil && exitErr == nil {
+		exitErr = err
+	}
+	logger.Info("agent stopped")
+	return exitErr
+}
+
+// waitForExit blocks until the agent should stop, leaving first when the
+// signal and config say so.
+func waitForExit(ctx context.Context, a *Agent, srv *rpc.Server, sigs <-chan os.Signal, opts RunOptions, cfg *Config, level *slog.LevelVar, logger *slog.Logger) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-srv.ExitRequested():
+			logger.Info("leave requested over RPC; exiting")
+			return nil
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reload(a, opts, cfg, level, logger)
+				continue
+			}
+			leave := (sig == os.Interrupt && !cfg.SkipLeaveOnInt) || (sig == syscall.SIGTERM && cfg.LeaveOnTerm)
+			logger.Info("caught signal", "signal", sig.String(), "graceful_leave", leave)
+			if !leave {
+				return nil
+			}
+			return leaveUnlessInterrupted(ctx, a, sigs, logger)
+		}
+	}
+}
+
+// leaveUnlessInterrupted leaves gracefully; a second signal cuts it short.
+func leaveUnlessInterrupted(ctx context.Context, a *Agent, sigs <-chan os.Signal, logger *slog.Logger) error {
+	done := make(chan error, 1)
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { done <- a.Leave(lctx) }()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("graceful leave: %w", err)
+			}
+			logger.Info("graceful leave complete")
+			return nil
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				continue
+			}
+			logger.Warn("second signal; exiting without finishing the leave", "signal", sig.String())
+			cancel()
+			return errors.New("leave interrupted by a second signal")
+		}
+	}
+}
+
+// reload re-reads the config files on SIGHUP and applies what can change
+// while running: the log level and the tags. Errors keep the old config.
+func reload(a *Agent, opts RunOptions, cfg *Config, level *slog.LevelVar, logger *slog.Logger) {
+	next, err := LoadConfig(opts.ConfigPaths, opts.Flags)
+	if err != nil {
+		logger.Error("reload failed; keeping the running config", "err", err)
+		return
+	}
+	level.Set(SlogLevel(next.LogLevel))
+	if !maps.Equal(next.Tags, cfg.Tags) {
+		var remove []string
+		for k := range cfg.Tags {
+			if _, ok := next.Tags[k]; !ok {
+				remove = append(remove, k)
+			}
+		}
+		if err := a.UpdateTags(context.Background(), next.Tags, remove); err != nil {
+			logger.Error("reload: tags", "err", err)
+			return
+		}
+	}
+	cfg.LogLevel, cfg.Tags, cfg.EventHandlers = next.LogLevel, next.Tags, next.EventHandlers
+	logger.Info("config reloaded", "log_level", next.LogLevel, "tags", len(next.Tags))
+}

@@ -1,0 +1,111 @@
+package agent
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentd/agent/events"
+	"github.com/agentd/agent/rpc"
+)
+
+func strp(s string) *string { return &s }
+
+// startRun runs the daemon in-process on free ports and returns its RPC
+// address; the daemon stops when the test ends.
+func startRun(t *testing.T, name string, flags *FileConfig) (rpcAddr, gossipAddr string, done <-chan error) {
+	t.Helper()
+	if flags == nil {
+		flags = &FileConfig{}
+	}
+	flags.NodeName = strp(name)
+	flags.BindAddr = strp("127.0.0.1:0")
+	flags.RPCAddr = strp("127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan [2]string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(ctx, RunOptions{Flags: flags, Stderr: io.Discard, Ready: func(r, g string) { ready <- [2]string{r, g} }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Errorf("Run(%s) = %v; want nil on cancel", name, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("Run(%s) did not return after cancel", name)
+		}
+	})
+	select {
+	case addrs := <-ready:
+		return addrs[0], addrs[1], errc
+	case err := <-errc:
+		t.Fatalf("Run(%s) = %v before ready", name, err)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("Run(%s) not ready within 20s", name)
+	}
+	return "", "", nil
+}
+
+func TestRunServesRPCAndJoins(t *testing.T) {
+	rpcA, gossipA, _ := startRun(t, "a", &FileConfig{Tags: map[string]string{"role": "web"}})
+	rpcB, _, _ := startRun(t, "b", &FileConfig{StartJoin: []string{gossipA}})
+	ctx := context.Background()
+	for _, addr := range []string{rpcA, rpcB} {
+		c, err := rpc.Dial(ctx, addr, "")
+		if err != nil {
+			t.Fatalf("Dial(%s): %v", addr, err)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			ms, err := c.Members(ctx)
+			if err != nil {
+				t.Fatalf("Members: %v", err)
+			}
+			alive := 0
+			for _, m := range ms {
+				if m.Status == events.StatusAlive {
+					alive++
+				}
+			}
+			if alive == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("agent at %s sees %d alive members; want 2", addr, alive)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		c.Close()
+	}
+}
+
+func TestRunStartJoinFailureNamesAddresses(t *testing.T) {
+	flags := &FileConfig{
+		NodeName:  strp("lonely"),
+		BindAddr:  strp("127.0.0.1:0"),
+		RPCAddr:   strp("127.0.0.1:0"),
+		StartJoin: []string{"127.0.0.1:1"},
+		Profile:   strp("local"),
+		LogLevel:  strp("err"),
+	}
+	err := Run(context.Background(), RunOptions{Flags: flags, Stderr: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("Run with unreachable --join = %v; want an error naming 127.0.0.1:1", err)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	err := Run(context.Background(), RunOptions{Flags: &FileConfig{Profile: strp("moon")}, Stderr: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "moon") {
+		t.Errorf("Run(profile moon) = %v; want a profile error", err)
+	}
+	err = Run(context.Background(), RunOptions{ConfigPaths: []string{"/nonexistent/agent.json"}, Stderr: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/agent.json") {
+		t.Errorf("Run(missing file) = %v; want an error naming the file", err)
+	}
+}
