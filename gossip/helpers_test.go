@@ -2,11 +2,10 @@ package gossip_test
 
 import (
 	"fmt"
+	"github.com/agentd/agent/internal/testlog"
 	"io"
 	"log"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,39 +16,7 @@ import (
 )
 
 // testLogger routes logs to t.Log when -v is given, else discards them.
-func testLogger(t testing.TB) *slog.Logger {
-	if !testing.Verbose() {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(newTWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// tWriter writes lines to t.Log until the test's cleanup, then drops them:
-// memberlist's goroutines may still log after Shutdown returns.
-type tWriter struct {
-	t    testing.TB
-	mu   *sync.Mutex
-	done *bool
-}
-
-func newTWriter(t testing.TB) tWriter {
-	w := tWriter{t: t, mu: new(sync.Mutex), done: new(bool)}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		*w.done = true
-		w.mu.Unlock()
-	})
-	return w
-}
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !*w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
+func testLogger(t testing.TB) *slog.Logger { return testlog.Logger(t) }
 
 // fastConfig is a node config for tests on 127.0.0.1 with a free port and
 // the local profile's quick timings.
@@ -102,7 +69,7 @@ func startSerf(t testing.TB, name string, tags map[string]string) *serf.Serf {
 	conf.ProtocolVersion = 5
 	conf.LogOutput = io.Discard
 	if testing.Verbose() {
-		conf.LogOutput = newTWriter(t)
+		conf.LogOutput = testlog.Writer(t)
 	}
 	conf.Logger = log.New(conf.LogOutput, "serf "+name+" ", 0)
 	conf.BroadcastTimeout = 2 * time.Second

@@ -3,11 +3,11 @@ package rpc_test
 import (
 	"bufio"
 	"context"
+	"github.com/agentd/agent/internal/testlog"
 	"log/slog"
 	"net"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,38 +17,7 @@ import (
 )
 
 // testLogger routes logs to t.Log when -v is given, else discards them.
-func testLogger(t testing.TB) *slog.Logger {
-	if !testing.Verbose() {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(newTWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// tWriter writes to t.Log until the test's cleanup, then drops lines.
-type tWriter struct {
-	t    testing.TB
-	mu   *sync.Mutex
-	done *bool
-}
-
-func newTWriter(t testing.TB) tWriter {
-	w := tWriter{t: t, mu: new(sync.Mutex), done: new(bool)}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		*w.done = true
-		w.mu.Unlock()
-	})
-	return w
-}
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !*w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
+func testLogger(t testing.TB) *slog.Logger { return testlog.Logger(t) }
 
 // harness is a running server over fakes.
 type harness struct {
