@@ -72,7 +72,7 @@ func Run(ctx context.Context, opts RunOptions) error {
 	sc := rpc.DefaultServerConfig()
 	sc.Addr, sc.AuthKey = cfg.RPCAddr, cfg.RPCAuthKey
 	sc.Cluster, sc.Local, sc.Events, sc.Logs = a, a, a, hub
-	sc.Logger = logger.With("component", "rpc")
+	sc.Logger = logger
 	srv, err := rpc.NewServer(sc)
 	if err == nil {
 		err = srv.Start()
