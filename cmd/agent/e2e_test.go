@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The end-to-end test builds the agent binary once and drives real
+// processes on 127.0.0.1 through the CLI, as an operator would.
+
+// freePort returns a port free for both TCP and UDP on 127.0.0.1.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free TCP+UDP port")
+	return 0
+}
+
+func buildAgent(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "agent")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type proc struct {
+	name    string
+	rpc     string
+	gossip  string
+	cmd     *exec.Cmd
+	stderr  *bytes.Buffer
+	waitErr chan error
+}
+
+func startAgent(t *testing.T, bin, name string, join string) *proc {
+	t.Helper()
+	p := &proc{
+		name:    name,
+		rpc:     "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		gossip:  "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		stderr:  new(bytes.Buffer),
+		waitErr: make(chan error, 1),
+	}
+	args := []string{"run", "--node", name, "--bind", p.gossip, "--rpc-addr", p.rpc, "--profile", "local", "--tag", "role=web"}
+	if join != "" {
+		args = append(args, "--join", join)
+	}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.waitErr <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.waitErr
+	})
+	return p
+}
+
+type e2eMembers struct {
+	Members []struct {
+		Name   string            `json:"name"`
+		Status string            `json:"status"`
+		Tags   map[string]string `json:"tags"`
+	} `json:"members"`
+}
+
+// e2eList runs `agent members --format json` against p; a non-empty
+// string explains a failure.
+func e2eList(bin string, p *proc) (e2eMembers, string) {
+	var mj e2eMembers
+	out, err := exec.Command(bin, "members", "--format", "json", "--rpc-addr", p.rpc).Output()
+	if err != nil {
+		return mj, fmt.Sprintf("%s: agent members: %v", p.name, err)
+	}
+	if err := json.Unmarshal(out, &mj); err != nil {
+		return mj, fmt.Sprintf("%s: bad JSON %q: %v", p.name, out, err)
+	}
+	return mj, ""
+}
+
+// waitView polls `agent members` on every agent in ps until check passes.
+func waitView(t *testing.T, bin string, ps []*proc, what string, check func(name, status string, tags map[string]string) string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		why := ""
+		for _, p := range ps {
+			mj, err := e2eList(bin, p)
+			if err != "" {
+				why = err
+				break
+			}
+			if len(mj.Members) != want {
+				why = fmt.Sprintf("%s lists %d members; want %d", p.name, len(mj.Members), want)
+				break
+			}
+			for _, m := range mj.Members {
+				if w := check(m.Name, m.Status, m.Tags); w != "" {
+					why = p.name + ": " + w
+					break
+				}
+			}
+			if why != "" {
+				break
+			}
+		}
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: after 30s: %s", what, why)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestEndToEndFiveAgents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	bin := buildAgent(t)
+	var ps []*proc
+	for i := range 5 {
+		join := ""
+		if i > 0 {
+			join = ps[0].gossip
+		}
+		ps = append(ps, startAgent(t, bin, fmt.Sprintf("e2e-%d", i), join))
+	}
+	waitView(t, bin, ps, "all alive", func(name, status string, _ map[string]string) string {
+		if status != "alive" {
+			return name + " is " + status
+		}
+		return ""
+	}, 5)
+
+	// Tags set on one agent show up in every member list.
+	if out, err := exec.Command(bin, "tags", "--rpc-addr", ps[1].rpc, "--set", "version=42").CombinedOutput(); err != nil {
+		t.Fatalf("agent tags: %v\n%s", err, out)
+	}
+	waitView(t, bin, ps, "tags", func(name, _ string, tags map[string]string) string {
+		if name == "e2e-1" && tags["version"] != "42" {
+			return fmt.Sprintf("e2e-1 tags %v; want version=42", tags)
+		}
+		return ""
+	}, 5)
+
+	// kill -9 makes e2e-4 failed; `agent leave` makes e2e-3 left.
+	if err := ps[4].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "leave", "--rpc-addr", ps[3].rpc).CombinedOutput(); err != nil {
+		t.Fatalf("agent leave: %v\n%s", err, out)
+	}
+	select {
+	case err := <-ps[3].waitErr:
+		ps[3].waitErr <- err
+		if err != nil {
+			t.Errorf("agent e2e-3 exited with %v after leave; want 0\n%s", err, ps[3].stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("agent e2e-3 still running 20s after leave")
+	}
+	rest := ps[:3]
+	waitView(t, bin, rest, "after kill and leave", func(name, status string, _ map[string]string) string {
+		want := map[string]string{"e2e-3": "left", "e2e-4": "failed"}[name]
+		if want == "" {
+			want = "alive"
+		}
+		if status != want {
+			return fmt.Sprintf("%s is %s; want %s", name, status, want)
+		}
+		return ""
+	}, 5)
+
+	// force-leave --prune removes the failed one everywhere.
+	if out, err := exec.Command(bin, "force-leave", "--prune", "--rpc-addr", ps[0].rpc, "e2e-4").CombinedOutput(); err != nil {
+		t.Fatalf("agent force-leave: %v\n%s", err, out)
+	}
+	waitView(t, bin, rest, "after prune", func(name, _ string, _ map[string]string) string {
+		if name == "e2e-4" {
+			return "e2e-4 still listed after force-leave --prune"
+		}
+		return ""
+	}, 4)
+
+	// SIGINT: a graceful leave and a clean exit.
+	if err := ps[2].cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ps[2].waitErr:
+		ps[2].waitErr <- err
+		if err != nil {
+			t.Errorf("agent exited with %v on SIGINT; want 0\n%s", err, ps[2].stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("agent still running 20s after SIGINT")
+	}
+	waitView(t, bin, ps[:2], "after SIGINT", func(name, status string, _ map[string]string) string {
+		if name == "e2e-2" && status != "left" {
+			return "e2e-2 is " + status + "; want left"
+		}
+		return ""
+	}, 4)
+}
