@@ -90,6 +90,7 @@ func TestResolveDefaultsAndErrors(t *testing.T) {
 		{"bad profile", FileConfig{Profile: s("moon")}, "unknown profile"},
 		{"bad protocol", FileConfig{Protocol: n(9)}, "protocol 9"},
 		{"bad log level", FileConfig{LogLevel: s("loud")}, "log level"},
+		{"unknown interface", FileConfig{Interface: s("nosuchif0")}, "nosuchif0"},
 		{"big tags", FileConfig{Tags: map[string]string{"x": strings.Repeat("y", 600)}}, "tags too large"},
 	}
 	for _, tt := range tests {
@@ -99,6 +100,9 @@ func TestResolveDefaultsAndErrors(t *testing.T) {
 				t.Errorf("Resolve() error = %v; want it to mention %q", err, tt.want)
 			}
 		})
+	}
+	if c, err := Resolve(&FileConfig{Interface: s("lo"), BindAddr: s(":8001")}); err != nil || c.BindAddr != "127.0.0.1" || c.BindPort != 8001 {
+		t.Errorf("Resolve(interface lo, bind :8001) = %s:%d, %v; want 127.0.0.1:8001", c.BindAddr, c.BindPort, err)
 	}
 	c, err = Resolve(&FileConfig{BindAddr: s("127.0.0.1:8000"), AdvertiseAddr: s("10.1.2.3"), LogLevel: s("ERR"), Role: s("db")})
 	if err != nil || c.BindPort != 8000 || c.AdvertiseAddr != "10.1.2.3" || c.AdvertisePort != 0 || c.LogLevel != "err" || c.Tags["role"] != "db" {

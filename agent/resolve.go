@@ -121,6 +121,16 @@ func Resolve(fc *FileConfig) (Config, error) {
 	if c.BindAddr, c.BindPort, err = splitHostPort(str(fc.BindAddr, "0.0.0.0"), DefaultBindPort); err != nil {
 		bad("bind: %v", err)
 	}
+	if c.Interface != "" {
+		ip, err := interfaceIP(c.Interface)
+		if err != nil {
+			bad("interface: %v", err)
+		} else if fc.BindAddr != nil && c.BindAddr != "0.0.0.0" && c.BindAddr != ip {
+			bad("interface %s has address %s but bind is %s; set one of them", c.Interface, ip, c.BindAddr)
+		} else {
+			c.BindAddr = ip
+		}
+	}
 	if fc.AdvertiseAddr != nil && *fc.AdvertiseAddr != "" {
 		if c.AdvertiseAddr, c.AdvertisePort, err = splitHostPort(*fc.AdvertiseAddr, 0); err != nil {
 			bad("advertise: %v", err)
@@ -200,4 +210,34 @@ func readTagsFile(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return tags, nil
+}
+
+// interfaceIP returns the first IPv4 address of the named network interface
+// (or its first IPv6 one, if it has no IPv4 address).
+func interfaceIP(name string) (string, error) {
+	iface, err := net.InterfaceByName(name)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	addrs, err := iface.Addrs()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	var v6 string
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		if ip4 := ipn.IP.To4(); ip4 != nil {
+			return ip4.String(), nil
+		}
+		if v6 == "" {
+			v6 = ipn.IP.String()
+		}
+	}
+	if v6 == "" {
+		return "", fmt.Errorf("%s has no IP address", name)
+	}
+	return v6, nil
 }
