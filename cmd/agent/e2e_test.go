@@ -18,7 +18,7 @@ import (
 // processes on 127.0.0.1 through the CLI, as an operator would.
 
 // freePort returns a port free for both TCP and UDP on 127.0.0.1.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for range 50 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -37,7 +37,7 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
-func buildAgent(t *testing.T) string {
+func buildAgent(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "agent")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -56,7 +56,7 @@ type proc struct {
 	waitErr chan error
 }
 
-func startAgent(t *testing.T, bin, name string, join string) *proc {
+func startAgent(t testing.TB, bin, name string, join string, extra ...string) *proc {
 	t.Helper()
 	p := &proc{
 		name:    name,
@@ -65,7 +65,11 @@ func startAgent(t *testing.T, bin, name string, join string) *proc {
 		stderr:  new(bytes.Buffer),
 		waitErr: make(chan error, 1),
 	}
-	args := []string{"run", "--node", name, "--bind", p.gossip, "--rpc-addr", p.rpc, "--profile", "local", "--tag", "role=web"}
+	args := []string{"run", "--node", name, "--bind", p.gossip, "--rpc-addr", p.rpc, "--tag", "role=web"}
+	if len(extra) == 0 {
+		extra = []string{"--profile", "local"}
+	}
+	args = append(args, extra...)
 	if join != "" {
 		args = append(args, "--join", join)
 	}
