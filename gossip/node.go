@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -203,13 +204,30 @@ func (n *Node) Join(ctx context.Context, addrs []string, replay bool) (int, erro
 		c, err := n.mlist.Load().Join([]string{addr})
 		joined += c
 		if c == 0 && err != nil {
-			errs = append(errs, fmt.Errorf("join %s: %w", addr, err))
+			errs = append(errs, fmt.Errorf("join %s: %w", addr, plainJoinError(addr, err)))
 		}
 	}
 	if joined > 0 {
 		n.broadcastJoin()
 	}
 	return joined, errors.Join(errs...)
+}
+
+// plainJoinError unpacks memberlist's multi-error ("1 error occurred: *
+// Failed to join ADDR: cause") into the cause, for a one-line message.
+func plainJoinError(addr string, err error) error {
+	multi, ok := err.(interface{ WrappedErrors() []error })
+	if !ok || len(multi.WrappedErrors()) != 1 {
+		return err
+	}
+	inner := multi.WrappedErrors()[0]
+	msg := inner.Error()
+	for _, p := range []string{"Failed to join " + addr + ": ", "failed to join " + addr + ": "} {
+		if rest, ok := strings.CutPrefix(msg, p); ok {
+			return errors.New(rest)
+		}
+	}
+	return inner
 }
 
 // broadcastJoin announces (or re-asserts) that we are alive, at the current
