@@ -3,7 +3,9 @@ package memnet
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -113,7 +115,7 @@ func TestQueueFull(t *testing.T) {
 // TestConcurrentFaults runs packets and streams while faults change; it is
 // meant for -race, and checks that every packet is accounted for.
 func TestConcurrentFaults(t *testing.T) {
-	const nodes, perSender = 16, 300
+	const nodes, minPerSender = 16, 300
 	nw, ts := newNet(t, Config{Seed: 7, QueueSize: 64}, nodes)
 	addrs := make([]string, nodes)
 	for i, tr := range ts {
@@ -121,6 +123,7 @@ func TestConcurrentFaults(t *testing.T) {
 	}
 
 	stop := make(chan struct{})
+	var switched atomic.Bool
 	var readers, senders sync.WaitGroup
 	for _, tr := range ts {
 		readers.Go(func() {
@@ -139,7 +142,7 @@ func TestConcurrentFaults(t *testing.T) {
 	for i, tr := range ts {
 		senders.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(i), 1))
-			for k := range perSender {
+			for k := 0; k < minPerSender || !switched.Load(); k++ {
 				to := addrs[r.IntN(nodes)]
 				if k%50 == 0 {
 					if c, err := tr.DialTimeout(to, 50*time.Millisecond); err == nil {
@@ -157,7 +160,8 @@ func TestConcurrentFaults(t *testing.T) {
 		})
 	}
 	senders.Go(func() { // the fault switcher
-		for i := range 200 {
+		defer switched.Store(true)
+		for i := range 100 {
 			switch i % 5 {
 			case 0:
 				nw.SetLoss(0.3)
@@ -172,6 +176,11 @@ func TestConcurrentFaults(t *testing.T) {
 			case 4:
 				nw.Reset()
 			}
+			// Hold the state until some traffic has gone through it.
+			base, giveUp := nw.Stats().PacketsSent, time.Now().Add(10*time.Second)
+			for nw.Stats().PacketsSent < base+50 && time.Now().Before(giveUp) {
+				runtime.Gosched()
+			}
 		}
 	})
 	senders.Wait()
@@ -182,9 +191,7 @@ func TestConcurrentFaults(t *testing.T) {
 	// A delayed delivery already firing when Close ran finishes just after.
 	eventually(t, 5*time.Second, func() bool { return inFlight(nw.Stats()) == 0 },
 		func() string { return fmt.Sprintf("packets unaccounted for: Stats() = %+v", nw.Stats()) })
-	// How many packets each fault caught depends on scheduling; that every
-	// packet is accounted for (above) is what must hold.
-	if s := nw.Stats(); s.PacketsDelivered == 0 {
-		t.Errorf("Stats() = %+v; want some delivered", s)
+	if s := nw.Stats(); s.PacketsDelivered == 0 || s.DroppedLoss == 0 || s.DroppedPartition == 0 {
+		t.Errorf("Stats() = %+v; want some delivered, lost and partitioned", s)
 	}
 }

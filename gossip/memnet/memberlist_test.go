@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -175,16 +174,4 @@ func TestMemberlistPartitionAndHeal(t *testing.T) {
 			return fmt.Sprintf("goroutines = %d; want <= %d\n%s", runtime.NumGoroutine(), baseline,
 				buf[:runtime.Stack(buf, true)])
 		})
-}
-
-// TestMemberlistSynctest runs the scenario with memberlist's stock local
-// timings inside a testing/synctest bubble: the minute of protocol time
-// passes on the bubble's fake clock in well under a second, and the clock
-// only moves when every goroutine is blocked, so a slow machine cannot
-// cause false failure detections. synctest.Test also fails if any
-// goroutine outlives the nodes' Shutdown.
-func TestMemberlistSynctest(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		scenario{nodes: 50, timeout: 5 * time.Minute}.run(t, New(Config{Seed: 1}))
-	})
 }

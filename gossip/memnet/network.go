@@ -40,7 +40,7 @@ type Config struct {
 	Seed int64
 	// QueueSize is the number of packets buffered per Transport before
 	// further packets to it are dropped (counted in Stats.DroppedQueueFull).
-	// 0 means 4096.
+	// Values below 1 mean 4096.
 	QueueSize int
 }
 
@@ -80,7 +80,6 @@ type Network struct {
 	queueSize int
 	faults    atomic.Pointer[faults] // replaced whole; see update
 	stats     counters
-	done      chan struct{} // closed by Close
 
 	mu      sync.RWMutex // guards the fields below and serialises fault changes
 	nodes   map[string]*Transport
@@ -109,7 +108,6 @@ func New(cfg Config) *Network {
 	}
 	n := &Network{
 		queueSize: q,
-		done:      make(chan struct{}),
 		nodes:     make(map[string]*Transport),
 		streams:   make(map[*stream]struct{}),
 		rng:       rand.New(rand.NewPCG(uint64(seed), uint64(seed)>>1|1)),
@@ -153,7 +151,6 @@ func (n *Network) Close() error {
 		ts = append(ts, t)
 	}
 	n.mu.Unlock()
-	close(n.done)
 	for _, t := range ts {
 		_ = t.Shutdown()
 	}

@@ -120,31 +120,37 @@ func (t *Transport) dial(addr string, timeout time.Duration) (net.Conn, error) {
 	if t.shut.Load() {
 		return nil, ErrShutdown
 	}
-	var expired <-chan time.Time
-	if timeout > 0 {
-		tm := time.NewTimer(timeout)
-		defer tm.Stop()
-		expired = tm.C
-	}
+	start := time.Now()
 	f := t.net.faults.Load()
 	if !f.connected(t.addr, addr) {
 		return nil, ErrUnreachable
 	}
 	if d := f.delayFor(t.addr, addr); d > 0 {
+		late := timeout > 0 && d >= timeout
+		if late {
+			d = timeout
+		}
 		wait := time.NewTimer(d)
 		defer wait.Stop()
 		select {
 		case <-wait.C:
-		case <-expired:
-			return nil, os.ErrDeadlineExceeded
 		case <-t.done:
 			return nil, ErrShutdown
+		}
+		if late {
+			return nil, os.ErrDeadlineExceeded
 		}
 	}
 
 	s, dst, err := t.connect(addr)
 	if err != nil {
 		return nil, err
+	}
+	var expired <-chan time.Time
+	if timeout > 0 {
+		tm := time.NewTimer(timeout - time.Since(start))
+		defer tm.Stop()
+		expired = tm.C
 	}
 	select {
 	case dst.streamCh <- s.b:
