@@ -234,3 +234,46 @@ func TestEndToEndFiveAgents(t *testing.T) {
 		return ""
 	}, 4)
 }
+
+// TestEndToEndReloadOnSIGHUP: SIGHUP re-reads the config files; a changed
+// tag reaches the member list without a restart.
+func TestEndToEndReloadOnSIGHUP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	bin := buildAgent(t)
+	cfgPath := filepath.Join(t.TempDir(), "agent.json")
+	write := func(body string) {
+		if err := os.WriteFile(cfgPath, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"tags": {"release": "v1"}, "log_level": "info"}`)
+	p := startAgent(t, bin, "hup", "", "--profile", "local", "--config-file", cfgPath)
+	want := func(release string) func(name, status string, tags map[string]string) string {
+		return func(name, _ string, tags map[string]string) string {
+			if tags["release"] != release {
+				return fmt.Sprintf("%s has release=%q; want %q", name, tags["release"], release)
+			}
+			return ""
+		}
+	}
+	waitView(t, bin, []*proc{p}, "before reload", want("v1"), 1)
+	write(`{"tags": {"release": "v2"}, "log_level": "debug"}`)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, bin, []*proc{p}, "after SIGHUP", want("v2"), 1)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.waitErr:
+		p.waitErr <- err
+		if err != nil {
+			t.Errorf("agent exited with %v on SIGTERM; want 0\n%s", err, p.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("agent still running 20s after SIGTERM")
+	}
+}
