@@ -54,21 +54,8 @@ func (c *conn) handleMonitor(req request) {
 // the connection ends. It must never log: the line would come back to it
 // through the log source it is draining.
 func (c *conn) pumpLogs(sub *subscription, recent []string, live <-chan string, cancel func()) {
-	defer cancel()
 	for _, line := range recent {
 		c.enqueueRecord(sub, &logRecord{Log: line})
 	}
-	for {
-		select {
-		case <-sub.stop:
-			return
-		case <-c.done:
-			return
-		case line, ok := <-live:
-			if !ok {
-				return
-			}
-			c.enqueueRecord(sub, &logRecord{Log: line})
-		}
-	}
+	pump(c, sub, live, cancel, func(line string) { c.enqueueRecord(sub, &logRecord{Log: line}) })
 }

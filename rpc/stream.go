@@ -57,6 +57,16 @@ func (c *conn) handleStream(req request) {
 // until the subscription or the connection ends. It never waits for the
 // client: see enqueueRecord.
 func (c *conn) pumpEvents(sub *subscription, filter eventFilter, ch <-chan events.Event, cancel func()) {
+	pump(c, sub, ch, cancel, func(e events.Event) {
+		if rec, name, ok := eventRecord(e); ok && filter.match(e.EventType(), name) {
+			c.enqueueRecord(sub, rec)
+		}
+	})
+}
+
+// pump hands every value from ch to handle until the subscription or the
+// connection ends, then calls cancel.
+func pump[T any](c *conn, sub *subscription, ch <-chan T, cancel func(), handle func(T)) {
 	defer cancel()
 	for {
 		select {
@@ -64,15 +74,11 @@ func (c *conn) pumpEvents(sub *subscription, filter eventFilter, ch <-chan event
 			return
 		case <-c.done:
 			return
-		case e, ok := <-ch:
+		case v, ok := <-ch:
 			if !ok {
 				return
 			}
-			rec, name, ok := eventRecord(e)
-			if !ok || !filter.match(e.EventType(), name) {
-				continue
-			}
-			c.enqueueRecord(sub, rec)
+			handle(v)
 		}
 	}
 }
