@@ -88,8 +88,8 @@ func New(cfg Config, logger *slog.Logger, tune func(*gossip.Config)) (*Agent, er
 	return a, nil
 }
 
-// Start starts gossip and the event fan-out, then joins StartJoin (if any):
-// that join is fatal only when every address fails.
+// Start starts gossip and the event fan-out. The node is a cluster of one
+// until JoinAtStart or Join.
 func (a *Agent) Start(ctx context.Context) error {
 	if err := a.node.Start(); err != nil {
 		return err
@@ -100,14 +100,21 @@ func (a *Agent) Start(ctx context.Context) error {
 		a.fanOut()
 	}()
 	a.logger.Info("agent started", "node", a.cfg.NodeName, "gossip", a.node.Addr())
-	if len(a.cfg.StartJoin) > 0 {
-		n, err := a.node.Join(ctx, a.cfg.StartJoin, a.cfg.ReplayOnJoin)
-		if n == 0 {
-			return fmt.Errorf("join at start: no address reachable: %w", err)
-		}
-		if err != nil {
-			a.logger.Warn("join at start: some addresses failed", "joined", n, "err", err)
-		}
+	return nil
+}
+
+// JoinAtStart joins the start_join addresses, if any. It fails only when
+// every address fails; the error names each one.
+func (a *Agent) JoinAtStart(ctx context.Context) error {
+	if len(a.cfg.StartJoin) == 0 {
+		return nil
+	}
+	n, err := a.node.Join(ctx, a.cfg.StartJoin, a.cfg.ReplayOnJoin)
+	if n == 0 {
+		return fmt.Errorf("join at start: no address reachable: %w", err)
+	}
+	if err != nil {
+		a.logger.Warn("join at start: some addresses failed", "joined", n, "err", err)
 	}
 	return nil
 }

@@ -82,6 +82,13 @@ func Run(ctx context.Context, opts RunOptions) error {
 		return fmt.Errorf("rpc on %s: %w", cfg.RPCAddr, err)
 	}
 	logger.Info("serving RPC", "addr", srv.Addr())
+	// RPC serves before the start join, as Serf's agent does, so the agent
+	// answers as soon as it runs.
+	if err := a.JoinAtStart(ctx); err != nil {
+		srv.Shutdown()
+		_ = a.Shutdown()
+		return err
+	}
 	if opts.Ready != nil {
 		opts.Ready(srv.Addr().String(), a.Node().Addr())
 	}

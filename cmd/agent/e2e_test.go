@@ -52,11 +52,29 @@ type proc struct {
 	rpc     string
 	gossip  string
 	cmd     *exec.Cmd
+	started time.Time // just before the process was started
 	stderr  *bytes.Buffer
 	waitErr chan error
 }
 
 func startAgent(t testing.TB, bin, name string, join string, extra ...string) *proc {
+	t.Helper()
+	if len(extra) == 0 {
+		extra = []string{"--profile", "local"}
+	}
+	return startProcess(t, bin, name, func(gossip, rpc string) []string {
+		args := []string{"run", "--node", name, "--bind", gossip, "--rpc-addr", rpc, "--tag", "role=web"}
+		args = append(args, extra...)
+		if join != "" {
+			args = append(args, "--join", join)
+		}
+		return args
+	})
+}
+
+// startProcess starts bin with the arguments args builds from free gossip
+// and RPC addresses; the process is killed when the test ends.
+func startProcess(t testing.TB, bin, name string, args func(gossip, rpc string) []string) *proc {
 	t.Helper()
 	p := &proc{
 		name:    name,
@@ -65,18 +83,11 @@ func startAgent(t testing.TB, bin, name string, join string, extra ...string) *p
 		stderr:  new(bytes.Buffer),
 		waitErr: make(chan error, 1),
 	}
-	args := []string{"run", "--node", name, "--bind", p.gossip, "--rpc-addr", p.rpc, "--tag", "role=web"}
-	if len(extra) == 0 {
-		extra = []string{"--profile", "local"}
-	}
-	args = append(args, extra...)
-	if join != "" {
-		args = append(args, "--join", join)
-	}
-	p.cmd = exec.Command(bin, args...)
+	p.cmd = exec.Command(bin, args(p.gossip, p.rpc)...)
 	p.cmd.Stderr = p.stderr
+	p.started = time.Now()
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+		t.Fatalf("start %s: %v", p.name, err)
 	}
 	go func() { p.waitErr <- p.cmd.Wait() }()
 	t.Cleanup(func() {
