@@ -122,7 +122,7 @@ func e2eList(bin string, p *proc) (e2eMembers, string) {
 // waitView polls `agent members` on every agent in ps until check passes.
 func waitView(t *testing.T, bin string, ps []*proc, what string, check func(name, status string, tags map[string]string) string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		why := ""
 		for _, p := range ps {
@@ -149,7 +149,7 @@ func waitView(t *testing.T, bin string, ps []*proc, what string, check func(name
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: after 30s: %s", what, why)
+			t.Fatalf("%s: after 60s: %s", what, why)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -166,7 +166,10 @@ func TestEndToEndFiveAgents(t *testing.T) {
 		if i > 0 {
 			join = ps[0].gossip
 		}
-		ps = append(ps, startAgent(t, bin, fmt.Sprintf("e2e-%d", i), join))
+		p := startAgent(t, bin, fmt.Sprintf("e2e-%d", i), join)
+		// Gossip is up once RPC listens; the next agent joins through it.
+		waitListening(t, p)
+		ps = append(ps, p)
 	}
 	waitView(t, bin, ps, "all alive", func(name, status string, _ map[string]string) string {
 		if status != "alive" {
