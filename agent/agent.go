@@ -226,7 +226,7 @@ func (a *Agent) Stats() map[string]map[string]string {
 			"max_procs": i(runtime.GOMAXPROCS(0)), "goroutines": i(runtime.NumGoroutine()), "cpu_count": i(runtime.NumCPU()),
 		},
 		"serf": {
-			"members":          i(len(a.node.Members())),
+			"members":          i(a.node.NumMembers()),
 			"failed":           i(s.Members[events.StatusFailed]),
 			"left":             i(s.Members[events.StatusLeft]),
 			"health_score":     i(s.HealthScore),
