@@ -3,12 +3,13 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        ?= ./...
 FUZZTIME    ?= 20s
-BENCHTIME   ?= 1x
+BENCH_TMP   ?= $(CURDIR)/.bench
+SERF_VERSION ?= v0.10.2
 
-.PHONY: help run build test lint tidy fuzz bench
+.PHONY: help run build test lint tidy fuzz bench microbench
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-11s %s\n", $$1, $$2}'
 
 run: ## run an agent with default settings
 	$(GO) run ./cmd/agent run
@@ -18,7 +19,7 @@ build: ## build bin/agent
 
 test: ## run every test with the race detector (one package at a time: the cluster tests are timing-sensitive)
 	$(GO) test -race -count=1 -p 1 -timeout 9m $(PKGS)
-	$(GO) test -count=1 -run Synctest ./gossip/memnet/  # synctest tests that cannot run under -race on Go 1.26
+	$(GO) test -count=1 -run 'Synctest|SuiteSmoke' ./gossip/memnet/ ./internal/bench/suite/  # synctest tests that cannot run under -race on Go 1.26
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -34,5 +35,12 @@ fuzz: ## run each fuzz target for FUZZTIME
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-bench: ## run the benchmarks (figures, not pass/fail)
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem -timeout 10m $(PKGS)
+bench: ## run the benchmark suite beside Serf: print the table, update docs/performance.md and docs/bench/
+	rm -rf $(BENCH_TMP) && mkdir -p $(BENCH_TMP)
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/hashicorp/serf/cmd/serf@$(SERF_VERSION)
+	BENCH_OUT=$(BENCH_TMP) $(GO) test -count=1 -run '^TestSuite$$' -timeout 15m ./internal/bench/suite/
+	BENCH_OUT=$(BENCH_TMP) SERF_BIN=$(CURDIR)/bin/serf $(GO) test -count=1 -run '^$$' -bench '^BenchmarkAgentProcesses$$' -benchtime 1x -timeout 5m ./cmd/agent/
+	$(GO) run ./internal/bench/report -in $(BENCH_TMP) -docs docs
+
+microbench: ## run the Go micro-benchmarks (decoders, the in-memory network)
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 10m $$($(GO) list ./... | grep -v -e /internal/bench -e /cmd/agent)

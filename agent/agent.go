@@ -66,6 +66,9 @@ func New(cfg Config, logger *slog.Logger, tune func(*gossip.Config)) (*Agent, er
 		return nil, err
 	}
 	gc.BroadcastTimeout = cfg.BroadcastTimeout
+	if cfg.UserEventSizeLimit > 0 {
+		gc.UserEventSizeLimit = cfg.UserEventSizeLimit
+	}
 	if cfg.ReconnectInterval > 0 {
 		gc.ReconnectInterval = cfg.ReconnectInterval
 	}
@@ -175,6 +178,11 @@ func (a *Agent) Join(ctx context.Context, addrs []string, replay bool) (int, err
 // ForceLeave moves a failed member to left (or erases it with prune).
 func (a *Agent) ForceLeave(ctx context.Context, node string, prune bool) error {
 	return a.node.ForceLeave(ctx, node, prune)
+}
+
+// UserEvent fires a user event to every member.
+func (a *Agent) UserEvent(name string, payload []byte, coalesce bool) error {
+	return a.node.UserEvent(name, payload, coalesce)
 }
 
 // Leave leaves the cluster gracefully; the agent must still be shut down.

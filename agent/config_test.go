@@ -74,8 +74,8 @@ func TestResolveDefaultsAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Resolve(defaults): %v", err)
 	}
-	if c.BindAddr != "0.0.0.0" || c.BindPort != 7946 || c.RPCAddr != "127.0.0.1:7373" || c.Profile != "lan" || c.Protocol != 5 || c.LogLevel != "info" {
-		t.Errorf("defaults = %+v; want bind 0.0.0.0:7946, rpc 127.0.0.1:7373, lan, protocol 5, info", c)
+	if c.BindAddr != "0.0.0.0" || c.BindPort != 7946 || c.RPCAddr != "127.0.0.1:7373" || c.Profile != "lan" || c.Protocol != 5 || c.LogLevel != "info" || c.UserEventSizeLimit != 512 {
+		t.Errorf("defaults = %+v; want bind 0.0.0.0:7946, rpc 127.0.0.1:7373, lan, protocol 5, info, user event limit 512", c)
 	}
 	s := func(v string) *string { return &v }
 	n := func(v int) *int { return &v }
@@ -92,6 +92,8 @@ func TestResolveDefaultsAndErrors(t *testing.T) {
 		{"bad log level", FileConfig{LogLevel: s("loud")}, "log level"},
 		{"unknown interface", FileConfig{Interface: s("nosuchif0")}, "nosuchif0"},
 		{"big tags", FileConfig{Tags: map[string]string{"x": strings.Repeat("y", 600)}}, "tags too large"},
+		{"zero event limit", FileConfig{UserEventSizeLimit: n(0)}, "user_event_size_limit 0 out of range 1-9216"},
+		{"huge event limit", FileConfig{UserEventSizeLimit: n(10000)}, "user_event_size_limit 10000 out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

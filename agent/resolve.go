@@ -48,6 +48,9 @@ type Config struct {
 	ReconnectInterval time.Duration
 	ReconnectTimeout  time.Duration
 	TombstoneTimeout  time.Duration
+	// UserEventSizeLimit bounds a user event's name and payload, and its
+	// encoded message (user_event_size_limit: default 512, at most 9216).
+	UserEventSizeLimit int
 
 	// File is the merged file-and-flag layer this was resolved from, kept
 	// for the settings later layers (events, keys, snapshots) act on.
@@ -148,6 +151,14 @@ func Resolve(fc *FileConfig) (Config, error) {
 			bad("protocol %d out of range %d-%d", p, gossip.ProtocolMin, gossip.ProtocolMax)
 		} else {
 			c.Protocol = uint8(p)
+		}
+	}
+	c.UserEventSizeLimit = 512
+	if fc.UserEventSizeLimit != nil {
+		if v := *fc.UserEventSizeLimit; v <= 0 || v > gossip.MaxUserEventSizeLimit {
+			bad("user_event_size_limit %d out of range 1-%d", v, gossip.MaxUserEventSizeLimit)
+		} else {
+			c.UserEventSizeLimit = v
 		}
 	}
 	if c.LogLevel, err = ParseLogLevel(str(fc.LogLevel, "info")); err != nil {

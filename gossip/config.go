@@ -113,6 +113,10 @@ type Config struct {
 	// label are refused, so two clusters never merge by accident.
 	Label string
 
+	// UserEventSizeLimit bounds a user event: its name and payload together,
+	// and its encoded message (Serf's user_event_size_limit). At most
+	// MaxUserEventSizeLimit.
+	UserEventSizeLimit int
 	// BroadcastTimeout bounds how long Leave and ForceLeave wait for their
 	// intent to be sent, and how long SetTags waits for the update.
 	BroadcastTimeout time.Duration
@@ -172,6 +176,7 @@ func DefaultConfig() Config {
 		Protocol:            ProtocolDefault,
 		Profile:             ProfileLAN,
 		Timing:              timing,
+		UserEventSizeLimit:  512,
 		BroadcastTimeout:    5 * time.Second,
 		LeavePropagateDelay: time.Second,
 		ReapInterval:        15 * time.Second,
@@ -257,6 +262,9 @@ func (c *Config) Validate() error {
 	}
 	if t.IndirectChecks < 0 {
 		bad("indirect checks must not be negative, got %d", t.IndirectChecks)
+	}
+	if c.UserEventSizeLimit <= 0 || c.UserEventSizeLimit > MaxUserEventSizeLimit {
+		bad("user event size limit must be 1-%d bytes, got %d", MaxUserEventSizeLimit, c.UserEventSizeLimit)
 	}
 	if c.Now == nil {
 		bad("clock (Now) is nil")

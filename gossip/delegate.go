@@ -49,9 +49,9 @@ func (d *messageDelegate) NotifyMsg(buf []byte) {
 			n.intents.QueueBroadcast(newBroadcast(clone(buf), intentName(msg.Leave.Node), nil))
 		}
 	case msgUserEvent:
-		// User events are handled by a later layer; keep the clock honest.
-		n.eventClock.Witness(msg.UserEvent.LTime)
-		n.stats.unhandled.Add(1)
+		if n.handleUserEvent(*msg.UserEvent) {
+			n.spreadUserEvent(clone(buf))
+		}
 	case msgQuery:
 		n.queryClock.Witness(msg.Query.LTime)
 		n.stats.unhandled.Add(1)
@@ -75,9 +75,14 @@ func (d *messageDelegate) relay(h *relayHeader, payload []byte) {
 	}
 }
 
-// GetBroadcasts returns queued gossip to piggyback on memberlist's messages.
+// GetBroadcasts returns queued gossip to piggyback on memberlist's
+// messages: intents first, then user events in the room left.
 func (d *messageDelegate) GetBroadcasts(overhead, limit int) [][]byte {
-	return d.n.intents.GetBroadcasts(overhead, limit)
+	msgs := d.n.intents.GetBroadcasts(overhead, limit)
+	for _, m := range msgs {
+		limit -= overhead + len(m)
+	}
+	return append(msgs, d.n.userEvents.GetBroadcasts(overhead, limit)...)
 }
 
 // LocalState is our side of a push/pull: member status times, left members
@@ -86,6 +91,7 @@ func (d *messageDelegate) LocalState(join bool) []byte {
 	n := d.n
 	pp := pushPullMessage{
 		EventLTime: n.eventClock.Time(),
+		Events:     n.eventBatches(),
 		QueryLTime: n.queryClock.Time(),
 	}
 	n.mu.Lock()
@@ -101,7 +107,9 @@ func (d *messageDelegate) LocalState(join bool) []byte {
 }
 
 // MergeRemoteState merges a peer's push/pull state: clocks are witnessed,
-// left members become leave intents and the rest join intents.
+// left members become leave intents and the rest join intents, and the
+// peer's recent user events are delivered if new, unless this is a join
+// without replay, which refuses every event from before it.
 func (d *messageDelegate) MergeRemoteState(buf []byte, join bool) {
 	n := d.n
 	msg, err := decodeMessage(buf)
@@ -128,6 +136,17 @@ func (d *messageDelegate) MergeRemoteState(buf []byte, join bool) {
 	for name, lt := range pp.StatusLTimes {
 		if !left[name] {
 			n.handleJoinIntent(joinMessage{LTime: lt, Node: name})
+		}
+	}
+	if join && n.evJoinIgnore.Load() {
+		n.raiseEventMin(pp.EventLTime)
+	}
+	for _, b := range pp.Events {
+		if b == nil {
+			continue
+		}
+		for _, e := range b.Events {
+			n.handleUserEvent(userEventMessage{LTime: b.LTime, Name: e.Name, Payload: e.Payload})
 		}
 	}
 }

@@ -9,10 +9,11 @@ import (
 
 // eventLog drains an event channel and remembers what it saw.
 type eventLog struct {
-	mu   sync.Mutex
-	seen []events.MemberEvent
-	done chan struct{}
-	quit chan struct{}
+	mu    sync.Mutex
+	seen  []events.MemberEvent
+	users []events.UserEvent
+	done  chan struct{}
+	quit  chan struct{}
 }
 
 func newEventLog(ch <-chan events.Event) *eventLog {
@@ -22,11 +23,14 @@ func newEventLog(ch <-chan events.Event) *eventLog {
 		for {
 			select {
 			case e := <-ch:
-				if me, ok := e.(events.MemberEvent); ok {
-					l.mu.Lock()
-					l.seen = append(l.seen, me)
-					l.mu.Unlock()
+				l.mu.Lock()
+				switch e := e.(type) {
+				case events.MemberEvent:
+					l.seen = append(l.seen, e)
+				case events.UserEvent:
+					l.users = append(l.users, e)
 				}
+				l.mu.Unlock()
 			case <-l.quit:
 				return
 			}
@@ -68,4 +72,20 @@ func (l *eventLog) count(t events.Type) int {
 		}
 	}
 	return n
+}
+
+// userEvents returns the user events seen so far, in order.
+func (l *eventLog) userEvents() []events.UserEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]events.UserEvent(nil), l.users...)
+}
+
+// userCounts returns how often each user event name:payload was seen.
+func (l *eventLog) userCounts() map[string]int {
+	c := map[string]int{}
+	for _, e := range l.userEvents() {
+		c[e.Name+":"+string(e.Payload)]++
+	}
+	return c
 }

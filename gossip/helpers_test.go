@@ -63,6 +63,12 @@ func startNode(t testing.TB, cfg gossip.Config) (*gossip.Node, *eventLog) {
 // startSerf creates a real Serf library node on 127.0.0.1 with quick timings.
 func startSerf(t testing.TB, name string, tags map[string]string) *serf.Serf {
 	t.Helper()
+	return startSerfWith(t, name, tags, nil)
+}
+
+// startSerfWith is startSerf with a last change to the config (nil: none).
+func startSerfWith(t testing.TB, name string, tags map[string]string, change func(*serf.Config)) *serf.Serf {
+	t.Helper()
 	conf := serf.DefaultConfig()
 	conf.NodeName = name
 	conf.Tags = tags
@@ -85,6 +91,9 @@ func startSerf(t testing.TB, name string, tags map[string]string) *serf.Serf {
 	mc.PushPullInterval = 2 * time.Second
 	mc.Logger = conf.Logger
 	conf.MemberlistConfig = mc
+	if change != nil {
+		change(conf)
+	}
 	s, err := serf.Create(conf)
 	if err != nil {
 		t.Fatalf("serf.Create(%s): %v", name, err)

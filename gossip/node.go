@@ -62,6 +62,16 @@ type Node struct {
 	meta   []byte
 
 	intents *memberlist.TransmitLimitedQueue
+	// userEvents queues user events for gossip, behind intents.
+	userEvents *memberlist.TransmitLimitedQueue
+	// evMu guards the user-event dedup buffer and evMin, the oldest event
+	// time accepted (raised by a join without replay).
+	evMu  sync.Mutex
+	evBuf eventBuffer
+	evMin LamportTime
+	// evJoinIgnore is set during a Join without replay: the push/pull
+	// exchanges it makes then raise evMin to the peer's event clock.
+	evJoinIgnore atomic.Bool
 	// mlist is set once Start has created memberlist; delegates may run
 	// before that, so it is read through an atomic pointer.
 	mlist atomic.Pointer[memberlist.Memberlist]
@@ -102,10 +112,9 @@ func New(cfg Config) (*Node, error) {
 		out:    newEventQueue(cfg.Events, cfg.EventBufferSize),
 		stop:   make(chan struct{}),
 	}
-	n.intents = &memberlist.TransmitLimitedQueue{
-		NumNodes:       func() int { return int(n.numMembers.Load()) },
-		RetransmitMult: cfg.Timing.RetransmitMult,
-	}
+	numNodes := func() int { return int(n.numMembers.Load()) }
+	n.intents = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: cfg.Timing.RetransmitMult}
+	n.userEvents = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: cfg.Timing.RetransmitMult}
 	return n, nil
 }
 
@@ -187,13 +196,16 @@ func (n *Node) locked(f func(t *memberTable) []events.MemberEvent) {
 // Join contacts the given addresses ("host:port", or "name/host:port") and
 // merges state with every one that answers. It returns how many answered;
 // the error names each address that failed. With replay false, user events
-// from before the join are not delivered (used by a later layer).
+// from before the join are not delivered; with replay true, the recent ones
+// that the contacted peers remember are.
 func (n *Node) Join(ctx context.Context, addrs []string, replay bool) (int, error) {
 	if st := n.getState(); st != stateAlive {
 		return 0, fmt.Errorf("join: %w", stateErr(st))
 	}
 	n.joinMu.Lock()
 	defer n.joinMu.Unlock()
+	n.evJoinIgnore.Store(!replay)
+	defer n.evJoinIgnore.Store(false)
 	joined := 0
 	var errs []error
 	for _, addr := range addrs {

@@ -13,6 +13,7 @@ type counters struct {
 	unhandled    atomic.Uint64
 	conflicts    atomic.Uint64
 	queueDropped atomic.Uint64
+	userEvents   atomic.Uint64 // new user events delivered
 }
 
 // Stats is a point-in-time view of a node's health.
@@ -31,6 +32,11 @@ type Stats struct {
 	MessagesUnhandled uint64
 	// IntentQueue is the number of intent broadcasts waiting to be sent.
 	IntentQueue int
+	// UserEventQueue is the number of user-event broadcasts waiting.
+	UserEventQueue int
+	// UserEvents counts distinct user events delivered (duplicates and
+	// events refused as too old are not counted).
+	UserEvents uint64
 	// IntentsDropped counts broadcasts pruned from an over-full queue.
 	IntentsDropped uint64
 	// EventsDropped counts events dropped because the consumer fell behind.
@@ -50,6 +56,8 @@ func (n *Node) Stats() Stats {
 		MessagesDropped:   n.stats.dropped.Load(),
 		MessagesUnhandled: n.stats.unhandled.Load(),
 		IntentQueue:       n.intents.NumQueued(),
+		UserEventQueue:    n.userEvents.NumQueued(),
+		UserEvents:        n.stats.userEvents.Load(),
 		IntentsDropped:    n.stats.queueDropped.Load(),
 		EventsDropped:     n.out.dropped.Load(),
 		NameConflicts:     n.stats.conflicts.Load(),

@@ -79,6 +79,13 @@ func (c *Client) ForceLeave(ctx context.Context, node string, prune bool) error 
 	return c.call(ctx, cmdForceLeave, &forceLeaveRequest{Node: node, Prune: prune}, nil)
 }
 
+// UserEvent fires a user event through the agent: every member delivers
+// it to its handlers and streams. With coalesce, a burst of events of the
+// same name may be delivered as only the latest.
+func (c *Client) UserEvent(ctx context.Context, name string, payload []byte, coalesce bool) error {
+	return c.call(ctx, cmdEvent, &eventRequest{Name: name, Payload: payload, Coalesce: coalesce}, nil)
+}
+
 // UpdateTags changes the agent's tags: the keys in remove are deleted, then
 // set is applied (so set wins over remove).
 func (c *Client) UpdateTags(ctx context.Context, set map[string]string, remove []string) error {

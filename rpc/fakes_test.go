@@ -15,15 +15,17 @@ import (
 
 // fakeCluster is an in-memory Cluster.
 type fakeCluster struct {
-	mu          sync.Mutex
-	members     []events.Member
-	joinN       int
-	joinErr     error
-	joinBlock   chan struct{} // if set, Join waits for it to close (or ctx)
-	joinsBegun  int
-	joins       []joinCall
-	forceErr    error
-	forceLeaves []forceLeaveCall
+	mu           sync.Mutex
+	members      []events.Member
+	joinN        int
+	joinErr      error
+	joinBlock    chan struct{} // if set, Join waits for it to close (or ctx)
+	joinsBegun   int
+	joins        []joinCall
+	forceErr     error
+	forceLeaves  []forceLeaveCall
+	userEvents   []events.UserEvent
+	userEventErr error
 }
 
 type joinCall struct {
@@ -69,6 +71,13 @@ func (f *fakeCluster) ForceLeave(ctx context.Context, node string, prune bool) e
 	defer f.mu.Unlock()
 	f.forceLeaves = append(f.forceLeaves, forceLeaveCall{node, prune})
 	return f.forceErr
+}
+
+func (f *fakeCluster) UserEvent(name string, payload []byte, coalesce bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.userEvents = append(f.userEvents, events.UserEvent{Name: name, Payload: payload, Coalesce: coalesce})
+	return f.userEventErr
 }
 
 func (f *fakeCluster) begun() int {

@@ -18,6 +18,9 @@ func (c *conn) dispatch(req request) {
 		c.handleJoin(req)
 	case cmdForceLeave:
 		c.handleForceLeave(req)
+	case cmdEvent:
+		r := req.body.(*eventRequest)
+		c.replyCmd(req, c.srv.cfg.Cluster.UserEvent(r.Name, r.Payload, r.Coalesce), nil)
 	case cmdLeave:
 		c.handleLeave(req)
 	case cmdTags:
@@ -31,7 +34,7 @@ func (c *conn) dispatch(req request) {
 	case cmdStop:
 		c.handleStop(req)
 	default:
-		// event, query, respond, the key commands, get-coordinate: the body
+		// query, respond, the key commands, get-coordinate: the body
 		// has been read, so the connection stays usable.
 		c.replyCmd(req, errNotImplemented(req.name), nil)
 	}

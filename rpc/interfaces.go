@@ -24,6 +24,9 @@ type Cluster interface {
 	// ForceLeave moves the named failed member to left; with prune it is
 	// erased at once. The error is sent to the client as text.
 	ForceLeave(ctx context.Context, node string, prune bool) error
+	// UserEvent fires a user event to every member. The error (the event
+	// too large, the agent leaving) is sent to the client as text.
+	UserEvent(name string, payload []byte, coalesce bool) error
 }
 
 // LocalAgent is the local node's own controls. Implementations must be safe

@@ -174,6 +174,14 @@ type memberEventRecord struct {
 	Members []memberRecord
 }
 
+type userEventRecord struct {
+	Event    string // "user"
+	LTime    uint64
+	Name     string
+	Payload  []byte
+	Coalesce bool
+}
+
 // streamRecord is the union of every stream record shape (member, user and
 // query events); the client decodes into it and looks at Event.
 type streamRecord struct {

@@ -90,12 +90,14 @@ func cloneStats(stats map[string]map[string]string) map[string]map[string]string
 
 // eventRecord converts an event to its stream record and gives the name a
 // "user:NAME" or "query:NAME" filter compares. It reports false for an
-// event that has no stream record yet (user events and queries arrive
-// with later work; they slot in here).
+// event that has no stream record yet (queries arrive with later work;
+// they slot in here).
 func eventRecord(e events.Event) (rec any, name string, ok bool) {
 	switch e := e.(type) {
 	case events.MemberEvent:
 		return &memberEventRecord{Event: e.Type.String(), Members: toMemberRecords(e.Members)}, "", true
+	case events.UserEvent:
+		return &userEventRecord{Event: events.User.String(), LTime: e.LTime, Name: e.Name, Payload: e.Payload, Coalesce: e.Coalesce}, e.Name, true
 	case *events.MemberEvent:
 		if e != nil {
 			return eventRecord(*e)
@@ -105,11 +107,16 @@ func eventRecord(e events.Event) (rec any, name string, ok bool) {
 }
 
 // recordEvent converts a stream record back to an event. It reports false
-// for a record this package cannot represent yet (user events, queries).
+// for a record this package cannot represent yet (queries).
 func recordEvent(r *streamRecord) (events.Event, bool) {
 	typ, err := events.ParseType(r.Event)
-	if err != nil || !typ.IsMember() {
+	switch {
+	case err != nil:
 		return nil, false
+	case typ.IsMember():
+		return events.MemberEvent{Type: typ, Members: fromMemberRecords(r.Members)}, true
+	case typ == events.User:
+		return events.UserEvent{LTime: r.LTime, Name: r.Name, Payload: r.Payload, Coalesce: r.Coalesce}, true
 	}
-	return events.MemberEvent{Type: typ, Members: fromMemberRecords(r.Members)}, true
+	return nil, false
 }

@@ -181,7 +181,6 @@ func TestSerfClientNotImplemented(t *testing.T) {
 		name string
 		f    func() error
 	}{
-		{"UserEvent", func() error { return c.UserEvent("deploy", []byte("v1"), true) }},
 		{"Query", func() error {
 			return c.Query(&client.QueryParam{Name: "ping", AckCh: make(chan string, 1), RespCh: make(chan client.NodeResponse, 1)})
 		}},

@@ -86,6 +86,7 @@ stderr as one line starting with "error: ".`,
 		newLeaveCmd(e),
 		newForceLeaveCmd(e),
 		newTagsCmd(e),
+		newEventCmd(e),
 		newInfoCmd(e),
 		newMonitorCmd(e),
 		newVersionCmd(),
@@ -174,6 +175,15 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
 			return usageErrorf("%s takes exactly %d argument (%s), got %d", cmd.CommandPath(), n, what, len(args))
+		}
+		return nil
+	}
+}
+
+func rangeArgs(lo, hi int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < lo || len(args) > hi {
+			return usageErrorf("%s takes %d to %d arguments (%s), got %d", cmd.CommandPath(), lo, hi, what, len(args))
 		}
 		return nil
 	}

@@ -5,26 +5,31 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentd/agent/events"
+	"github.com/agentd/agent/internal/bench"
 	"github.com/agentd/agent/rpc"
 )
 
 // BenchmarkAgentProcesses runs 20 real agent processes on loopback and
 // reports: start-to-RPC-ready time, time from the last start until every
 // agent lists 20 alive, RSS per agent after 10 s idle, and the round trip of
-// a members call (RPC, and the whole `agent members` command).
-// Serf 0.10 on the same kind of machine: 0.42 s, 16.8 MiB, 16 ms, 4.5 ms.
-// Ready time is from just before exec until the RPC port accepts a TCP
-// connection (Serf's binary measured the same way here: median 24 ms).
+// a members call over RPC. Ready time is from just before exec until the
+// RPC port accepts a TCP connection. SERF_BIN names a serf 0.10 binary to
+// measure the same way, beside ours (make bench builds one). With BENCH_OUT
+// set, the figures also go to $BENCH_OUT/processes.json as rows of the
+// benchmark suite's table (see internal/bench).
 func BenchmarkAgentProcesses(b *testing.B) {
+	started := time.Now()
 	ours := buildAgent(b)
+	var our, theirs *procFigures
 	b.Run("ours", func(b *testing.B) {
-		benchProcesses(b, ours, func(name, join string) func(gossip, rpc string) []string {
+		our = benchProcesses(b, ours, func(name, join string) func(gossip, rpc string) []string {
 			return func(gossip, rpc string) []string {
 				args := []string{"run", "--node", name, "--bind", gossip, "--rpc-addr", rpc, "--tag", "role=web"}
 				if join != "" {
@@ -34,30 +39,65 @@ func BenchmarkAgentProcesses(b *testing.B) {
 			}
 		})
 	})
-	// SERF_BIN names a serf 0.10 binary to measure the same way, beside ours.
-	serfBin := os.Getenv("SERF_BIN")
-	if serfBin == "" {
+	if serfBin := os.Getenv("SERF_BIN"); serfBin == "" {
 		b.Log("SERF_BIN not set: Serf's binary not measured")
-		return
-	}
-	b.Run("serf", func(b *testing.B) {
-		benchProcesses(b, serfBin, func(name, join string) func(gossip, rpc string) []string {
-			return func(gossip, rpc string) []string {
-				args := []string{"agent", "-node", name, "-bind", gossip, "-rpc-addr", rpc, "-tag", "role=web"}
-				if join != "" {
-					args = append(args, "-join", join)
+	} else {
+		b.Run("serf", func(b *testing.B) {
+			theirs = benchProcesses(b, serfBin, func(name, join string) func(gossip, rpc string) []string {
+				return func(gossip, rpc string) []string {
+					args := []string{"agent", "-node", name, "-bind", gossip, "-rpc-addr", rpc, "-tag", "role=web"}
+					if join != "" {
+						args = append(args, "-join", join)
+					}
+					return args
 				}
-				return args
-			}
+			})
 		})
-	})
+	}
+	if dir := os.Getenv("BENCH_OUT"); dir != "" && our != nil {
+		res := &bench.Results{Started: started, Finished: time.Now(), Machine: bench.ThisMachine(), Rows: our.rows(theirs)}
+		if err := res.Write(filepath.Join(dir, "processes.json")); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
-// benchProcesses measures 20 processes of bin; args builds one's command line.
-func benchProcesses(b *testing.B, bin string, args func(name, join string) func(gossip, rpc string) []string) {
+// procFigures is what one run of benchProcesses measured.
+type procFigures struct {
+	n        int
+	converge time.Duration // last start to all alive everywhere
+	rssKB    float64       // per process, after 10 s idle
+	ready    time.Duration // exec to RPC listening, mean
+	rpcRTT   time.Duration // members call over an open connection
+}
+
+// rows returns the figures as suite rows beside serf's (nil: not measured).
+func (f *procFigures) rows(serf *procFigures) []bench.Row {
+	pick := func(g *procFigures, v func(*procFigures) float64) *float64 {
+		if g == nil {
+			return nil
+		}
+		return bench.Float(v(g))
+	}
+	row := func(metric, unit string, v func(*procFigures) float64) bench.Row {
+		return bench.Row{Scenario: "agent processes", Metric: metric, N: f.n, Unit: unit, Ours: v(f), Serf: pick(serf, v)}
+	}
+	return []bench.Row{
+		row("all alive everywhere after the last start", "s", func(g *procFigures) float64 { return g.converge.Seconds() }),
+		row("RSS per agent", "KB", func(g *procFigures) float64 { return g.rssKB }),
+		row("start to RPC listening", "ms", func(g *procFigures) float64 { return float64(g.ready.Microseconds()) / 1000 }),
+		row("members RPC round trip", "ms", func(g *procFigures) float64 { return float64(g.rpcRTT.Microseconds()) / 1000 }),
+	}
+}
+
+// benchProcesses measures 20 processes of bin; args builds one's command
+// line. It returns the last iteration's figures.
+func benchProcesses(b *testing.B, bin string, args func(name, join string) func(gossip, rpc string) []string) *procFigures {
 	const n = 20
 	ctx := context.Background()
+	var f *procFigures
 	for b.Loop() {
+		f = &procFigures{n: n}
 		var ps []*proc
 		var ready time.Duration
 		for i := range n {
@@ -90,7 +130,7 @@ func benchProcesses(b *testing.B, bin string, args func(name, join string) func(
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		converge := time.Since(lastStart)
+		f.converge = time.Since(lastStart)
 
 		const rounds = 200
 		start := time.Now()
@@ -99,7 +139,7 @@ func benchProcesses(b *testing.B, bin string, args func(name, join string) func(
 				b.Fatal(err)
 			}
 		}
-		rpcRTT := time.Since(start) / rounds
+		f.rpcRTT = time.Since(start) / rounds
 
 		idle := time.NewTimer(10 * time.Second) // the idle period being measured
 		<-idle.C
@@ -107,14 +147,17 @@ func benchProcesses(b *testing.B, bin string, args func(name, join string) func(
 		for _, p := range ps {
 			rss += rssKB(b, p.cmd.Process.Pid)
 		}
-		b.ReportMetric(converge.Seconds(), "converge-s")
-		b.ReportMetric(float64(rss)/n/1024, "RSS-MiB/agent")
-		b.ReportMetric(float64(ready.Microseconds())/1000/n, "ready-ms")
-		b.ReportMetric(float64(rpcRTT.Microseconds())/1000, "members-rpc-ms")
+		f.rssKB = float64(rss) / n
+		f.ready = ready / n
+		b.ReportMetric(f.converge.Seconds(), "converge-s")
+		b.ReportMetric(f.rssKB/1024, "RSS-MiB/agent")
+		b.ReportMetric(float64(f.ready.Microseconds())/1000, "ready-ms")
+		b.ReportMetric(float64(f.rpcRTT.Microseconds())/1000, "members-rpc-ms")
 		for _, p := range ps {
 			_ = p.cmd.Process.Kill()
 		}
 	}
+	return f
 }
 
 // waitListening returns how long after its start p accepted a TCP

@@ -17,20 +17,22 @@ import (
 // rpc.Cluster, rpc.LocalAgent, rpc.EventSource and rpc.LogSource, and
 // records the calls it gets.
 type fakeAgent struct {
-	mu          sync.Mutex
-	members     []events.Member
-	joinN       int
-	joinErr     error
-	joins       []joinCall
-	forceErr    error
-	forceLeaves []forceLeaveCall
-	leaves      int
-	leaveErr    error
-	tags        map[string]string
-	tagsErr     error
-	stats       map[string]map[string]string
-	recentLogs  []string
-	logSubs     map[chan string]chan struct{} // live channel -> done
+	mu           sync.Mutex
+	members      []events.Member
+	joinN        int
+	joinErr      error
+	joins        []joinCall
+	forceErr     error
+	forceLeaves  []forceLeaveCall
+	leaves       int
+	leaveErr     error
+	userEvents   []events.UserEvent
+	userEventErr error
+	tags         map[string]string
+	tagsErr      error
+	stats        map[string]map[string]string
+	recentLogs   []string
+	logSubs      map[chan string]chan struct{} // live channel -> done
 }
 
 type joinCall struct {
@@ -88,6 +90,13 @@ func (f *fakeAgent) ForceLeave(_ context.Context, node string, prune bool) error
 	defer f.mu.Unlock()
 	f.forceLeaves = append(f.forceLeaves, forceLeaveCall{node, prune})
 	return f.forceErr
+}
+
+func (f *fakeAgent) UserEvent(name string, payload []byte, coalesce bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.userEvents = append(f.userEvents, events.UserEvent{Name: name, Payload: payload, Coalesce: coalesce})
+	return f.userEventErr
 }
 
 func (f *fakeAgent) Leave(context.Context) error {

@@ -28,6 +28,7 @@ func TestImportDirection(t *testing.T) {
 		{"events", []string{module + "/gossip", module + "/rpc", module + "/agent", module + "/handlers", module + "/cmd", "github.com/hashicorp/memberlist"}},
 		{"gossip", []string{module + "/rpc", module + "/agent", module + "/handlers", module + "/cmd"}},
 		{"rpc", []string{module + "/gossip", module + "/agent", module + "/handlers", module + "/cmd", "github.com/hashicorp/memberlist"}},
+		{"handlers", []string{module + "/gossip", module + "/rpc", module + "/agent", module + "/cmd", "github.com/hashicorp/memberlist"}},
 		{"agent", []string{module + "/cmd"}},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,84 @@
+package gossip
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/agentd/agent/events"
+)
+
+// MaxUserEventSizeLimit is the largest Config.UserEventSizeLimit (Serf's
+// hard limit): a user event must fit in one gossip packet.
+const MaxUserEventSizeLimit = 9 * 1024
+
+// ErrUserEventTooLarge is wrapped by UserEvent's error for an event over
+// Config.UserEventSizeLimit.
+var ErrUserEventTooLarge = errors.New("user event too large")
+
+// UserEvent fires a user event: it is delivered locally at once, sent
+// straight to a few random members, and gossiped to the rest. Every member
+// delivers it once. With coalesce, a burst of events of the same name may
+// be delivered as only the latest one.
+func (n *Node) UserEvent(name string, payload []byte, coalesce bool) error {
+	if st := n.getState(); st != stateAlive {
+		return fmt.Errorf("user event %q: %w", name, stateErr(st))
+	}
+	limit := n.cfg.UserEventSizeLimit
+	if size := len(name) + len(payload); size > limit {
+		return fmt.Errorf("%w: user event %q: name and payload are %d bytes, over the limit of %d (user_event_size_limit)",
+			ErrUserEventTooLarge, name, size, limit)
+	}
+	msg := userEventMessage{LTime: n.eventClock.Time(), Name: name, Payload: payload, CC: coalesce}
+	raw, err := encodeMessage(msgUserEvent, &msg)
+	if err != nil {
+		return fmt.Errorf("user event %q: %w", name, err)
+	}
+	if len(raw) > limit {
+		return fmt.Errorf("%w: user event %q: encoded it is %d bytes, over the limit of %d (user_event_size_limit)",
+			ErrUserEventTooLarge, name, len(raw), limit)
+	}
+	n.eventClock.Increment()
+	n.handleUserEvent(msg)
+	n.spreadUserEvent(raw)
+	return nil
+}
+
+// handleUserEvent records a user event and delivers it if it is new; true
+// means it was, and should be passed on.
+func (n *Node) handleUserEvent(msg userEventMessage) bool {
+	n.eventClock.Witness(msg.LTime)
+	n.evMu.Lock()
+	rec := userEventRecord{Name: msg.Name, Payload: bytes.Clone(msg.Payload)}
+	isNew := n.evBuf.add(rec, msg.LTime, n.eventClock.Time(), n.evMin)
+	n.evMu.Unlock()
+	if !isNew {
+		return false
+	}
+	n.stats.userEvents.Add(1)
+	n.out.push(events.UserEvent{LTime: uint64(msg.LTime), Name: msg.Name, Payload: bytes.Clone(msg.Payload), Coalesce: msg.CC})
+	return true
+}
+
+// spreadUserEvent passes an encoded user event on: straight to a few
+// random members, so that it crosses the cluster in a few network hops,
+// and into the gossip queue, which reaches the members those hops missed.
+// Every member does this once per event, the first time it sees it.
+func (n *Node) spreadUserEvent(raw []byte) {
+	n.userEvents.QueueBroadcast(newBroadcast(raw, "", nil))
+	n.sendDirect(raw, directFanout)
+}
+
+// raiseEventMin refuses, from now on, user events older than lt.
+func (n *Node) raiseEventMin(lt LamportTime) {
+	n.evMu.Lock()
+	n.evMin = max(n.evMin, lt)
+	n.evMu.Unlock()
+}
+
+// eventBatches returns the recent user events, for push/pull.
+func (n *Node) eventBatches() []*userEventBatch {
+	n.evMu.Lock()
+	defer n.evMu.Unlock()
+	return n.evBuf.batches()
+}
