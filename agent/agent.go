@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip"
+	"github.com/agentd/agent/handlers"
 )
 
 // Version is the agent's version, reported by `agent version` and stats.
@@ -26,6 +27,9 @@ type Agent struct {
 	logger *slog.Logger
 	node   *gossip.Node
 	events chan events.Event
+	// runner runs the event handlers; every event goes to it before the
+	// RPC streams, and it never blocks.
+	runner *handlers.Runner
 
 	subMu sync.Mutex
 	subs  map[*eventSub]struct{}
@@ -88,6 +92,12 @@ func New(cfg Config, logger *slog.Logger, tune func(*gossip.Config)) (*Agent, er
 		return nil, err
 	}
 	a.node = node
+	a.runner = handlers.NewRunner(handlers.Config{
+		Handlers: cfg.Handlers,
+		Timeout:  cfg.HandlerTimeout,
+		Self:     node.LocalMember,
+		Logger:   logger.With("component", "handlers"),
+	})
 	return a, nil
 }
 
@@ -127,6 +137,7 @@ func (a *Agent) fanOut() {
 	for {
 		select {
 		case e := <-a.events:
+			a.runner.Handle(e)
 			a.subMu.Lock()
 			subs := make([]*eventSub, 0, len(a.subs))
 			for s := range a.subs {
@@ -179,6 +190,10 @@ func (a *Agent) Join(ctx context.Context, addrs []string, replay bool) (int, err
 func (a *Agent) ForceLeave(ctx context.Context, node string, prune bool) error {
 	return a.node.ForceLeave(ctx, node, prune)
 }
+
+// SetHandlers replaces the event handlers (on a reload); an unchanged
+// handler keeps its queue.
+func (a *Agent) SetHandlers(specs []handlers.Spec) { a.runner.SetHandlers(specs) }
 
 // UserEvent fires a user event to every member.
 func (a *Agent) UserEvent(name string, payload []byte, coalesce bool) error {
@@ -242,13 +257,22 @@ func (a *Agent) Stats() map[string]map[string]string {
 			"event_time":       u(uint64(s.EventTime)),
 			"query_time":       u(uint64(s.QueryTime)),
 			"intent_queue":     i(s.IntentQueue),
-			"event_queue":      "0",
+			"event_queue":      i(s.UserEventQueue),
 			"query_queue":      "0",
 			"encrypted":        "false",
 			"messages_dropped": u(s.MessagesDropped),
 			"events_dropped":   u(s.EventsDropped),
 		},
-		"tags": a.node.Tags(),
+		"tags":     a.node.Tags(),
+		"handlers": handlerStats(a.runner.Stats()),
+	}
+}
+
+func handlerStats(s handlers.Stats) map[string]string {
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	return map[string]string{
+		"handlers": strconv.Itoa(s.Handlers), "runs": u(s.Runs), "failures": u(s.Failures),
+		"timeouts": u(s.Timeouts), "dropped": u(s.Dropped),
 	}
 }
 
@@ -259,6 +283,7 @@ func (a *Agent) Shutdown() error {
 		err = a.node.Shutdown()
 		close(a.stop)
 		a.wg.Wait()
+		a.runner.Close()
 	})
 	return err
 }

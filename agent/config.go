@@ -88,9 +88,11 @@ type FileConfig struct {
 	QuerySizeLimit         *int              `json:"query_size_limit,omitempty"`
 	QueryResponseSizeLimit *int              `json:"query_response_size_limit,omitempty"`
 	UserEventSizeLimit     *int              `json:"user_event_size_limit,omitempty"`
-	DisableCoordinates     *bool             `json:"disable_coordinates,omitempty"`
-	EnableCompression      *bool             `json:"enable_compression,omitempty"`
-	ValidateNodeNames      *bool             `json:"validate_node_names,omitempty"`
+	// HandlerTimeout is ours, not Serf's: the limit on one handler run.
+	HandlerTimeout     *Duration `json:"handler_timeout,omitempty"`
+	DisableCoordinates *bool     `json:"disable_coordinates,omitempty"`
+	EnableCompression  *bool     `json:"enable_compression,omitempty"`
+	ValidateNodeNames  *bool     `json:"validate_node_names,omitempty"`
 }
 
 // ParseConfig reads one JSON config layer. Unknown keys are errors that name

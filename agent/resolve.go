@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentd/agent/gossip"
+	"github.com/agentd/agent/handlers"
 )
 
 // Default addresses, as Serf's.
@@ -23,23 +24,27 @@ const (
 // Config is the agent's resolved configuration: defaults, then the config
 // files, then the flags.
 type Config struct {
-	NodeName         string
-	Tags             map[string]string
-	TagsFile         string
-	BindAddr         string // IP
-	BindPort         int
-	Interface        string
-	AdvertiseAddr    string // IP, or empty
-	AdvertisePort    int    // 0: the bind port
-	RPCAddr          string
-	RPCAuthKey       string
-	Profile          string
-	Protocol         uint8
-	LogLevel         string // trace, debug, info, warn, err
-	LogJSON          bool
-	StartJoin        []string
-	ReplayOnJoin     bool
-	EventHandlers    []string
+	NodeName      string
+	Tags          map[string]string
+	TagsFile      string
+	BindAddr      string // IP
+	BindPort      int
+	Interface     string
+	AdvertiseAddr string // IP, or empty
+	AdvertisePort int    // 0: the bind port
+	RPCAddr       string
+	RPCAuthKey    string
+	Profile       string
+	Protocol      uint8
+	LogLevel      string // trace, debug, info, warn, err
+	LogJSON       bool
+	StartJoin     []string
+	ReplayOnJoin  bool
+	EventHandlers []string
+	// Handlers are EventHandlers parsed.
+	Handlers []handlers.Spec
+	// HandlerTimeout bounds one handler run (handler_timeout, default 60s).
+	HandlerTimeout   time.Duration
 	LeaveOnTerm      bool
 	SkipLeaveOnInt   bool
 	BroadcastTimeout time.Duration
@@ -151,6 +156,20 @@ func Resolve(fc *FileConfig) (Config, error) {
 			bad("protocol %d out of range %d-%d", p, gossip.ProtocolMin, gossip.ProtocolMax)
 		} else {
 			c.Protocol = uint8(p)
+		}
+	}
+	for _, h := range c.EventHandlers {
+		spec, err := handlers.ParseSpec(h)
+		if err != nil {
+			bad("event_handlers: %v", err)
+			continue
+		}
+		c.Handlers = append(c.Handlers, spec)
+	}
+	c.HandlerTimeout = handlers.DefaultTimeout
+	if fc.HandlerTimeout != nil {
+		if c.HandlerTimeout = fc.HandlerTimeout.Duration; c.HandlerTimeout <= 0 {
+			bad("handler_timeout must be positive")
 		}
 	}
 	c.UserEventSizeLimit = 512

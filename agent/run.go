@@ -177,6 +177,7 @@ func reload(a *Agent, opts RunOptions, cfg *Config, level *slog.LevelVar, logger
 			return
 		}
 	}
-	cfg.LogLevel, cfg.Tags, cfg.EventHandlers = next.LogLevel, next.Tags, next.EventHandlers
-	logger.Info("config reloaded", "log_level", next.LogLevel, "tags", len(next.Tags))
+	a.SetHandlers(next.Handlers)
+	cfg.LogLevel, cfg.Tags, cfg.EventHandlers, cfg.Handlers = next.LogLevel, next.Tags, next.EventHandlers, next.Handlers
+	logger.Info("config reloaded", "log_level", next.LogLevel, "tags", len(next.Tags), "event_handlers", len(next.Handlers))
 }

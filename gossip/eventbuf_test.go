@@ -78,3 +78,11 @@ func TestEventBufferBatches(t *testing.T) {
 		t.Error("batches shares its slices with the buffer")
 	}
 }
+
+func TestEventFanout(t *testing.T) {
+	for members, want := range map[int]int{0: 3, 1: 3, 5: 4, 20: 5, 100: 7, 1000: 9} {
+		if got := eventFanout(members); got != want {
+			t.Errorf("eventFanout(%d) = %d; want %d", members, got, want)
+		}
+	}
+}

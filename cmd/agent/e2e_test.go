@@ -160,13 +160,16 @@ func TestEndToEndFiveAgents(t *testing.T) {
 		t.Skip("builds and runs real processes")
 	}
 	bin := buildAgent(t)
+	handlerOut := t.TempDir()
 	var ps []*proc
 	for i := range 5 {
 		join := ""
 		if i > 0 {
 			join = ps[0].gossip
 		}
-		p := startAgent(t, bin, fmt.Sprintf("e2e-%d", i), join)
+		name := fmt.Sprintf("e2e-%d", i)
+		handler := fmt.Sprintf(`user:deploy=echo "$SERF_EVENT $SERF_USER_EVENT $SERF_SELF_NAME $(cat)" >> %s`, filepath.Join(handlerOut, name))
+		p := startAgent(t, bin, name, join, "--event-handler", handler)
 		// Gossip is up once RPC listens; the next agent joins through it.
 		waitListening(t, p)
 		ps = append(ps, p)
@@ -177,6 +180,25 @@ func TestEndToEndFiveAgents(t *testing.T) {
 		}
 		return ""
 	}, 5)
+
+	// `agent event` runs every agent's handler exactly once.
+	if out, err := exec.Command(bin, "event", "--rpc-addr", ps[2].rpc, "--coalesce=false", "deploy", "v42").CombinedOutput(); err != nil {
+		t.Fatalf("agent event: %v\n%s", err, out)
+	}
+	for _, p := range ps {
+		want := fmt.Sprintf("user deploy %s v42\n", p.name)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			b, _ := os.ReadFile(filepath.Join(handlerOut, p.name))
+			if string(b) == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("handler of %s wrote %q; want %q\n%s", p.name, b, want, p.stderr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 
 	// Tags set on one agent show up in every member list.
 	if out, err := exec.Command(bin, "tags", "--rpc-addr", ps[1].rpc, "--set", "version=42").CombinedOutput(); err != nil {

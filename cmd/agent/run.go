@@ -24,6 +24,7 @@ type runValues struct {
 	tagsFile, snapshot             string
 	reconnectInterval              durationValue
 	reconnectTimeout, tombstoneTTL durationValue
+	handlerTimeout                 durationValue
 }
 
 func newRunCmd(e env) *cobra.Command {
@@ -73,6 +74,7 @@ also ends the daemon after a graceful leave. Logs go to stderr.`,
 	f.Var(pathList{&v.configPaths, "file"}, "config-file", "JSON config `FILE` to read; repeatable, applied in order with --config-dir")
 	f.Var(pathList{&v.configPaths, "dir"}, "config-dir", "`DIR` of *.json config files; repeatable, applied in order with --config-file")
 	f.StringArrayVar(&v.eventHandlers, "event-handler", nil, "event handler `[FILTER=]SCRIPT`, in Serf's syntax; repeatable")
+	f.Var(&v.handlerTimeout, "handler-timeout", "how long one event handler run may take before its process group is killed (default 60s)")
 	f.Var(&v.broadcastTimeout, "broadcast-timeout", "how long to wait for a leave or a tags change to be gossiped (default 5s)")
 	f.BoolVar(&v.leaveOnTerm, "leave-on-terminate", false, "leave the cluster gracefully on SIGTERM")
 	f.BoolVar(&v.skipLeaveOnInt, "skip-leave-on-interrupt", false, "exit on SIGINT without leaving the cluster")
@@ -125,6 +127,8 @@ func flagLayer(fs *pflag.FlagSet, v *runValues) *agent.FileConfig {
 			fc.EventHandlers = slices.Clone(v.eventHandlers)
 		case "broadcast-timeout":
 			fc.BroadcastTimeout = dur(v.broadcastTimeout)
+		case "handler-timeout":
+			fc.HandlerTimeout = dur(v.handlerTimeout)
 		case "leave-on-terminate":
 			fc.LeaveOnTerm = &v.leaveOnTerm
 		case "skip-leave-on-interrupt":

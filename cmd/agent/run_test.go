@@ -65,8 +65,8 @@ func TestRunFlagLayer(t *testing.T) {
 			`{"event_handlers":["member-join=x.sh,y","z.sh"],"start_join":["b:1","a:2"]}`, nil},
 		{"tags", []string{"--tag", "b=2", "--tag", "a=1=x", "--tag", "b=3", "--tag", "empty="},
 			`{"tags":{"a":"1=x","b":"3","empty":""}}`, nil},
-		{"durations", []string{"--broadcast-timeout", "3s", "--reconnect-interval", "1m30s", "--reconnect-timeout", "2h", "--tombstone-timeout", "0s"},
-			`{"broadcast_timeout":"3s","reconnect_interval":"1m30s","reconnect_timeout":"2h0m0s","tombstone_timeout":"0s"}`, nil},
+		{"durations", []string{"--broadcast-timeout", "3s", "--reconnect-interval", "1m30s", "--reconnect-timeout", "2h", "--tombstone-timeout", "0s", "--handler-timeout", "10s"},
+			`{"broadcast_timeout":"3s","reconnect_interval":"1m30s","reconnect_timeout":"2h0m0s","tombstone_timeout":"0s","handler_timeout":"10s"}`, nil},
 		{"config paths keep order across both flags", []string{"--config-file", "a.json", "--config-dir", "d", "--config-file", "b.json", "--config-dir=e"},
 			`{}`, []string{"a.json", "d", "b.json", "e"}},
 	}
@@ -109,7 +109,7 @@ func TestRunFlagLayerWinsOverFile(t *testing.T) {
 func TestRunEveryFlagReachesTheLayer(t *testing.T) {
 	values := map[string]string{
 		"tag": "k=v", "protocol": "3", "broadcast-timeout": "1s", "reconnect-interval": "1s",
-		"reconnect-timeout": "1s", "tombstone-timeout": "1s",
+		"reconnect-timeout": "1s", "tombstone-timeout": "1s", "handler-timeout": "1s",
 	}
 	cmd := newRunCmd(testEnv(t, &syncBuffer{}, &syncBuffer{}, nil))
 	var args []string
@@ -118,7 +118,7 @@ func TestRunEveryFlagReachesTheLayer(t *testing.T) {
 		"node", "bind", "advertise", "iface", "rpc-addr", "rpc-auth", "join", "replay", "tag", "role",
 		"profile", "protocol", "log-level", "log-json", "event-handler", "broadcast-timeout",
 		"leave-on-terminate", "skip-leave-on-interrupt", "tags-file", "snapshot",
-		"reconnect-interval", "reconnect-timeout", "tombstone-timeout",
+		"reconnect-interval", "reconnect-timeout", "tombstone-timeout", "handler-timeout",
 	} {
 		f := cmd.Flags().Lookup(name)
 		if f == nil {

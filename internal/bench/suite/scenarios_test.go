@@ -219,7 +219,9 @@ func (f fault) run(t *testing.T, im impl, n int) (figs []figure) {
 // eventEvery is the pace of the user events fired during a fault on n
 // nodes: every second on 20 nodes, every 5 s on 100, so that the deliveries
 // to simulate stay near 1,200 a minute whatever the size.
-func eventEvery(n int) time.Duration { return max(200*time.Millisecond, time.Duration(n)*50*time.Millisecond) }
+func eventEvery(n int) time.Duration {
+	return max(200*time.Millisecond, time.Duration(n)*50*time.Millisecond)
+}
 
 // fireEvents fires a user event every eventEvery from nodes 0..n-2 in turn
 // (node n-1 is the one a fault scenario stops) until stop is closed, then
