@@ -106,6 +106,8 @@ type fault struct {
 	// partitioned reports, for a partition, whether nodes a and b are
 	// cut apart: their failing each other is expected, not false.
 	partitioned func(a, b int) bool
+	// smallestOnly runs the fault at the smallest size of the plan only.
+	smallestOnly bool
 }
 
 func lossFault(pct int) fault {
