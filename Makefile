@@ -19,7 +19,7 @@ build: ## build bin/agent
 
 test: ## run every test with the race detector (one package at a time: the cluster tests are timing-sensitive)
 	$(GO) test -race -count=1 -p 1 -timeout 9m $(PKGS)
-	$(GO) test -count=1 -run 'Synctest|SuiteSmoke' ./gossip/memnet/ ./internal/bench/suite/  # synctest tests that cannot run under -race on Go 1.26
+	$(GO) test -count=1 -run 'Synctest|SuiteSmoke' ./gossip/ ./gossip/memnet/ ./internal/bench/suite/  # synctest tests that cannot run under -race on Go 1.26
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

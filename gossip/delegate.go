@@ -49,7 +49,7 @@ func (d *messageDelegate) NotifyMsg(buf []byte) {
 			n.intents.QueueBroadcast(newBroadcast(clone(buf), intentName(msg.Leave.Node), nil))
 		}
 	case msgUserEvent:
-		if n.handleUserEvent(*msg.UserEvent) {
+		if n.handleUserEvent(*msg.UserEvent, 0) {
 			n.spreadUserEvent(clone(buf))
 		}
 	case msgQuery:
@@ -138,15 +138,21 @@ func (d *messageDelegate) MergeRemoteState(buf []byte, join bool) {
 			n.handleJoinIntent(joinMessage{LTime: lt, Node: name})
 		}
 	}
+	// A join without replay refuses everything from before it; a join with
+	// replay takes Serf's window of recent events; any other push/pull
+	// repairs what gossip missed.
+	var minTime LamportTime
 	if join && n.evJoinIgnore.Load() {
 		n.raiseEventMin(pp.EventLTime)
+	} else if join && pp.EventLTime > replayWindow {
+		minTime = pp.EventLTime - replayWindow
 	}
 	for _, b := range pp.Events {
 		if b == nil {
 			continue
 		}
 		for _, e := range b.Events {
-			n.handleUserEvent(userEventMessage{LTime: b.LTime, Name: e.Name, Payload: e.Payload})
+			n.handleUserEvent(userEventMessage{LTime: b.LTime, Name: e.Name, Payload: e.Payload}, minTime)
 		}
 	}
 }

@@ -2,64 +2,114 @@ package gossip
 
 import (
 	"bytes"
+	"maps"
 	"slices"
+	"time"
 )
 
-// eventBufferLen is how many event-clock times the user-event dedup buffer
-// remembers (Serf's value): an event is recognised as a duplicate as long
-// as it is less than this many ticks older than the clock, and an older
-// one is refused.
-const eventBufferLen = 512
+// User-event dedup and repair windows.
+//
+// Serf remembers the events of the last 512 event-clock ticks, and a
+// push/pull carries them: that is how `join --replay` replays recent
+// events, and the only repair for a node that gossip missed. In a burst of
+// more than 512 events between two push/pulls (30 s apart on 20 nodes) a
+// missed event is then never repaired. We remember eventWindow ticks and
+// offer, in every push/pull, the last replayWindow ticks (Serf's, for
+// replay and Serf peers) plus every event that arrived within repairAge,
+// so a missed event reaches its node at the latest with a push/pull.
+const (
+	// replayWindow is Serf's buffer length: a join with replay accepts
+	// events at most this many ticks older than the peer's clock.
+	replayWindow = 512
+	// eventWindow is how many ticks back an event is still recognised as
+	// a duplicate; an older one is refused.
+	eventWindow = 8192
+	// repairAge is how long an event is offered in push/pulls, enough for
+	// several rounds even at memberlist's slowest push/pull scaling.
+	repairAge = 10 * time.Minute
+)
 
-// eventBuffer remembers the user events seen per event-clock time, in a
-// ring indexed by LTime % eventBufferLen. It is pure: the caller locks.
+// storedBatch is the events of one event-clock time and when the first
+// of them arrived here.
+type storedBatch struct {
+	events  []userEventRecord
+	arrived time.Time
+}
+
+// eventBuffer remembers the user events seen per event-clock time within
+// eventWindow. It is pure: the caller locks and passes the times.
 type eventBuffer struct {
-	slots [eventBufferLen]*userEventBatch
+	byTime map[LamportTime]*storedBatch
+	adds   int // since the last prune
 }
 
-// add records an event and reports whether it is new. now is the event
+// addResult says what add did with an event.
+type addResult int
+
+const (
+	addedNew     addResult = iota
+	addDuplicate           // seen before
+	addTooOld              // older than the window: cannot tell
+	addBeforeMin           // from before a join without replay
+)
+
+// add records an event and says whether it is new. now is the event
 // clock's current time; minTime is the oldest time accepted at all (after
-// a join without replay, events from before the join are refused).
-func (b *eventBuffer) add(e userEventRecord, lt, now, minTime LamportTime) bool {
+// a join without replay, events from before the join are refused); at is
+// the wall-clock time of arrival.
+func (b *eventBuffer) add(e userEventRecord, lt, now, minTime LamportTime, at time.Time) addResult {
 	if lt < minTime {
-		return false
+		return addBeforeMin
 	}
-	if now > eventBufferLen && lt < now-eventBufferLen {
-		return false // too old to tell whether it is a duplicate
+	if now > eventWindow && lt < now-eventWindow {
+		return addTooOld
 	}
-	i := lt % eventBufferLen
-	slot := b.slots[i]
-	if slot == nil || slot.LTime != lt {
-		// Empty, or holds an older time that has fallen out of the window.
-		slot = &userEventBatch{LTime: lt}
-		b.slots[i] = slot
+	if b.byTime == nil {
+		b.byTime = map[LamportTime]*storedBatch{}
 	}
-	for _, seen := range slot.Events {
+	s := b.byTime[lt]
+	if s == nil {
+		s = &storedBatch{arrived: at}
+		b.byTime[lt] = s
+	}
+	for _, seen := range s.events {
 		if seen.Name == e.Name && bytes.Equal(seen.Payload, e.Payload) {
-			return false
+			return addDuplicate
 		}
 	}
-	slot.Events = append(slot.Events, e)
-	return true
+	s.events = append(s.events, e)
+	if b.adds++; b.adds >= 256 {
+		b.prune(now)
+	}
+	return addedNew
 }
 
-// batches returns a copy of the buffer's contents in LTime order, for
-// push/pull: a joining node can replay them.
-func (b *eventBuffer) batches() []*userEventBatch {
-	var out []*userEventBatch
-	for _, s := range b.slots {
-		if s != nil && len(s.Events) > 0 {
-			out = append(out, &userEventBatch{LTime: s.LTime, Events: slices.Clone(s.Events)})
+// prune forgets the times that have left the window.
+func (b *eventBuffer) prune(now LamportTime) {
+	b.adds = 0
+	if now <= eventWindow {
+		return
+	}
+	for lt := range b.byTime {
+		if lt < now-eventWindow {
+			delete(b.byTime, lt)
 		}
 	}
-	slices.SortFunc(out, func(a, b *userEventBatch) int {
-		switch {
-		case a.LTime < b.LTime:
-			return -1
-		case a.LTime > b.LTime:
-			return 1
+}
+
+// batches returns, in LTime order, copies of what a push/pull offers: the
+// events of the last replayWindow ticks before now, and those that arrived
+// after since.
+func (b *eventBuffer) batches(now LamportTime, since time.Time) []*userEventBatch {
+	var out []*userEventBatch
+	for _, lt := range slices.Sorted(maps.Keys(b.byTime)) {
+		s := b.byTime[lt]
+		if lt+replayWindow >= now || s.arrived.After(since) {
+			out = append(out, &userEventBatch{LTime: lt, Events: slices.Clone(s.events)})
 		}
-		return 0
-	})
+	}
 	return out
 }
+
+// len returns how many event-clock times the buffer holds.
+func (b *eventBuffer) len() int { return len(b.byTime) }

@@ -3,6 +3,7 @@ package gossip
 import (
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestEventBufferAdd(t *testing.T) {
@@ -12,45 +13,44 @@ func TestEventBufferAdd(t *testing.T) {
 	type add struct {
 		e            userEventRecord
 		lt, now, min LamportTime
-		want         bool
+		want         addResult
 	}
 	tests := []struct {
 		name string
 		adds []add
 	}{
 		{"new then duplicate", []add{
-			{ev("deploy", "v1"), 5, 6, 0, true},
-			{ev("deploy", "v1"), 5, 9, 0, false},
+			{ev("deploy", "v1"), 5, 6, 0, addedNew},
+			{ev("deploy", "v1"), 5, 9, 0, addDuplicate},
 		}},
 		{"same time, other payload or name", []add{
-			{ev("deploy", "v1"), 5, 6, 0, true},
-			{ev("deploy", "v2"), 5, 6, 0, true},
-			{ev("restart", "v1"), 5, 6, 0, true},
-			{ev("deploy", "v2"), 5, 6, 0, false},
+			{ev("deploy", "v1"), 5, 6, 0, addedNew},
+			{ev("deploy", "v2"), 5, 6, 0, addedNew},
+			{ev("restart", "v1"), 5, 6, 0, addedNew},
+			{ev("deploy", "v2"), 5, 6, 0, addDuplicate},
 		}},
 		{"nil and empty payloads are the same", []add{
-			{userEventRecord{Name: "x"}, 3, 4, 0, true},
-			{userEventRecord{Name: "x", Payload: []byte{}}, 3, 4, 0, false},
+			{userEventRecord{Name: "x"}, 3, 4, 0, addedNew},
+			{userEventRecord{Name: "x", Payload: []byte{}}, 3, 4, 0, addDuplicate},
 		}},
 		{"older than the window", []add{
-			{ev("a", ""), 100, 613, 0, false},
-			{ev("a", ""), 101, 613, 0, true},
+			{ev("a", ""), 100, 101 + eventWindow, 0, addTooOld},
+			{ev("a", ""), 101, 101 + eventWindow, 0, addedNew},
+		}},
+		{"a duplicate far beyond Serf's 512 ticks is still recognised", []add{
+			{ev("a", ""), 10, 11, 0, addedNew},
+			{ev("a", ""), 10, 10 + eventWindow, 0, addDuplicate},
 		}},
 		{"before the join", []add{
-			{ev("a", ""), 9, 20, 10, false},
-			{ev("a", ""), 10, 20, 10, true},
-		}},
-		{"a slot reused by a later time forgets the old one", []add{
-			{ev("a", ""), 3, 4, 0, true},
-			{ev("a", ""), 3 + eventBufferLen, 4 + eventBufferLen, 0, true},
-			{ev("a", ""), 3 + eventBufferLen, 4 + eventBufferLen, 0, false},
+			{ev("a", ""), 9, 20, 10, addBeforeMin},
+			{ev("a", ""), 10, 20, 10, addedNew},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b eventBuffer
 			for i, a := range tt.adds {
-				if got := b.add(a.e, a.lt, a.now, a.min); got != a.want {
+				if got := b.add(a.e, a.lt, a.now, a.min, time.Unix(0, 0)); got != a.want {
 					t.Errorf("add %d (%s at %d, clock %d, min %d) = %v, want %v", i, a.e.Name, a.lt, a.now, a.min, got, a.want)
 				}
 			}
@@ -58,23 +58,33 @@ func TestEventBufferAdd(t *testing.T) {
 	}
 }
 
+func TestEventBufferPrunes(t *testing.T) {
+	var b eventBuffer
+	for lt := LamportTime(1); lt <= 3*eventWindow; lt++ {
+		b.add(userEventRecord{Name: "e"}, lt, lt+1, 0, time.Unix(0, 0))
+	}
+	if got := b.len(); got > eventWindow+256 {
+		t.Errorf("buffer holds %d times after %d events; want at most the window (%d) plus one prune interval", got, 3*eventWindow, eventWindow)
+	}
+}
+
 func TestEventBufferBatches(t *testing.T) {
 	var b eventBuffer
-	for _, lt := range []LamportTime{700, 5, 300} {
-		b.add(userEventRecord{Name: "e"}, lt, 701, 0)
-	}
-	b.add(userEventRecord{Name: "f", Payload: []byte("p")}, 300, 701, 0)
-	got := b.batches()
+	old, recent := time.Unix(1000, 0), time.Unix(2000, 0)
+	b.add(userEventRecord{Name: "e"}, 5, 6, 0, old)     // old and outside Serf's window: not offered
+	b.add(userEventRecord{Name: "e"}, 300, 301, 0, old) // old but within Serf's window of the clock
+	b.add(userEventRecord{Name: "f", Payload: []byte("p")}, 300, 301, 0, old)
+	b.add(userEventRecord{Name: "e"}, 20, 801, 0, recent) // late arrival: offered for repair
+	got := b.batches(801, time.Unix(1500, 0))
 	want := []*userEventBatch{
+		{LTime: 20, Events: []userEventRecord{{Name: "e"}}},
 		{LTime: 300, Events: []userEventRecord{{Name: "e"}, {Name: "f", Payload: []byte("p")}}},
-		{LTime: 700, Events: []userEventRecord{{Name: "e"}}},
 	}
-	// 5 was refused: 701 - 512 = 189 is the oldest time kept.
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("batches = %+v, want %+v", got, want)
 	}
-	got[0].Events[0].Name = "changed"
-	if b.batches()[0].Events[0].Name != "e" {
+	got[1].Events[0].Name = "changed"
+	if b.batches(801, time.Unix(1500, 0))[1].Events[0].Name != "e" {
 		t.Error("batches shares its slices with the buffer")
 	}
 }

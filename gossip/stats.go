@@ -14,6 +14,9 @@ type counters struct {
 	conflicts    atomic.Uint64
 	queueDropped atomic.Uint64
 	userEvents   atomic.Uint64 // new user events delivered
+	// userEventsTooOld counts user events refused for being older than
+	// the dedup buffer's window.
+	userEventsTooOld atomic.Uint64
 }
 
 // Stats is a point-in-time view of a node's health.
@@ -37,6 +40,10 @@ type Stats struct {
 	// UserEvents counts distinct user events delivered (duplicates and
 	// events refused as too old are not counted).
 	UserEvents uint64
+	// UserEventsTooOld counts user events that arrived more than the dedup
+	// buffer's 512 event-clock ticks late and were dropped, since nobody
+	// can tell whether they were already delivered.
+	UserEventsTooOld uint64
 	// IntentsDropped counts broadcasts pruned from an over-full queue.
 	IntentsDropped uint64
 	// EventsDropped counts events dropped because the consumer fell behind.
@@ -58,6 +65,7 @@ func (n *Node) Stats() Stats {
 		IntentQueue:       n.intents.NumQueued(),
 		UserEventQueue:    n.userEvents.NumQueued(),
 		UserEvents:        n.stats.userEvents.Load(),
+		UserEventsTooOld:  n.stats.userEventsTooOld.Load(),
 		IntentsDropped:    n.stats.queueDropped.Load(),
 		EventsDropped:     n.out.dropped.Load(),
 		NameConflicts:     n.stats.conflicts.Load(),

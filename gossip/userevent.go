@@ -40,20 +40,25 @@ func (n *Node) UserEvent(name string, payload []byte, coalesce bool) error {
 			ErrUserEventTooLarge, name, len(raw), limit)
 	}
 	n.eventClock.Increment()
-	n.handleUserEvent(msg)
+	n.handleUserEvent(msg, 0)
 	n.spreadUserEvent(raw)
 	return nil
 }
 
 // handleUserEvent records a user event and delivers it if it is new; true
-// means it was, and should be passed on.
-func (n *Node) handleUserEvent(msg userEventMessage) bool {
+// means it was, and should be passed on. minTime, if above the node's own
+// minimum, refuses older events (a join replays only Serf's window).
+func (n *Node) handleUserEvent(msg userEventMessage, minTime LamportTime) bool {
 	n.eventClock.Witness(msg.LTime)
 	n.evMu.Lock()
 	rec := userEventRecord{Name: msg.Name, Payload: bytes.Clone(msg.Payload)}
-	isNew := n.evBuf.add(rec, msg.LTime, n.eventClock.Time(), n.evMin)
+	res := n.evBuf.add(rec, msg.LTime, n.eventClock.Time(), max(n.evMin, minTime), n.cfg.Now())
 	n.evMu.Unlock()
-	if !isNew {
+	if res == addTooOld {
+		n.stats.userEventsTooOld.Add(1)
+		n.logger.Debug("dropping a user event too old to tell whether it is new", "event", msg.Name, "ltime", msg.LTime, "clock", n.eventClock.Time())
+	}
+	if res != addedNew {
 		return false
 	}
 	n.stats.userEvents.Add(1)
@@ -85,9 +90,12 @@ func (n *Node) raiseEventMin(lt LamportTime) {
 	n.evMu.Unlock()
 }
 
-// eventBatches returns the recent user events, for push/pull.
+// eventBatches returns the user events a push/pull offers (see
+// eventBuffer.batches).
 func (n *Node) eventBatches() []*userEventBatch {
+	now := n.eventClock.Time()
+	since := n.cfg.Now().Add(-repairAge)
 	n.evMu.Lock()
 	defer n.evMu.Unlock()
-	return n.evBuf.batches()
+	return n.evBuf.batches(now, since)
 }
