@@ -113,6 +113,12 @@ type Config struct {
 	// label are refused, so two clusters never merge by accident.
 	Label string
 
+	// QuerySizeLimit bounds an encoded query (query_size_limit).
+	QuerySizeLimit int
+	// QueryResponseSizeLimit bounds an encoded query response
+	// (query_response_size_limit); a larger answer is an error for the
+	// responder.
+	QueryResponseSizeLimit int
 	// UserEventSizeLimit bounds a user event: its name and payload together,
 	// and its encoded message (Serf's user_event_size_limit). At most
 	// MaxUserEventSizeLimit.
@@ -169,27 +175,29 @@ func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	timing, _ := ProfileTiming(ProfileLAN)
 	return Config{
-		NodeName:            host,
-		BindAddr:            "0.0.0.0",
-		BindPort:            7946,
-		Tags:                map[string]string{},
-		Protocol:            ProtocolDefault,
-		Profile:             ProfileLAN,
-		Timing:              timing,
-		UserEventSizeLimit:  512,
-		BroadcastTimeout:    5 * time.Second,
-		LeavePropagateDelay: time.Second,
-		ReapInterval:        15 * time.Second,
-		ReconnectInterval:   30 * time.Second,
-		ReconnectTimeout:    24 * time.Hour,
-		TombstoneTimeout:    24 * time.Hour,
-		RecentIntentTimeout: 5 * time.Minute,
-		FlapTimeout:         60 * time.Second,
-		QueueCheckInterval:  30 * time.Second,
-		QueueDepthWarning:   128,
-		MaxQueueDepth:       4096,
-		EventBufferSize:     4096,
-		Now:                 time.Now,
+		NodeName:               host,
+		BindAddr:               "0.0.0.0",
+		BindPort:               7946,
+		Tags:                   map[string]string{},
+		Protocol:               ProtocolDefault,
+		Profile:                ProfileLAN,
+		Timing:                 timing,
+		UserEventSizeLimit:     512,
+		QuerySizeLimit:         1024,
+		QueryResponseSizeLimit: 1024,
+		BroadcastTimeout:       5 * time.Second,
+		LeavePropagateDelay:    time.Second,
+		ReapInterval:           15 * time.Second,
+		ReconnectInterval:      30 * time.Second,
+		ReconnectTimeout:       24 * time.Hour,
+		TombstoneTimeout:       24 * time.Hour,
+		RecentIntentTimeout:    5 * time.Minute,
+		FlapTimeout:            60 * time.Second,
+		QueueCheckInterval:     30 * time.Second,
+		QueueDepthWarning:      128,
+		MaxQueueDepth:          4096,
+		EventBufferSize:        4096,
+		Now:                    time.Now,
 	}
 }
 
@@ -254,6 +262,7 @@ func (c *Config) Validate() error {
 		{"suspicion multiplier", t.SuspicionMult}, {"suspicion max timeout multiplier", t.SuspicionMaxTimeoutMult},
 		{"gossip nodes", t.GossipNodes}, {"retransmit multiplier", t.RetransmitMult},
 		{"max queue depth", c.MaxQueueDepth}, {"event buffer size", c.EventBufferSize},
+		{"query size limit", c.QuerySizeLimit}, {"query response size limit", c.QueryResponseSizeLimit},
 		{"queue depth warning", c.QueueDepthWarning},
 	} {
 		if n.v <= 0 {

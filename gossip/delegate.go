@@ -53,8 +53,9 @@ func (d *messageDelegate) NotifyMsg(buf []byte) {
 			n.spreadUserEvent(clone(buf))
 		}
 	case msgQuery:
-		n.queryClock.Witness(msg.Query.LTime)
-		n.stats.unhandled.Add(1)
+		n.handleQuery(*msg.Query, clone(buf))
+	case msgQueryResponse:
+		n.handleQueryResponse(*msg.QueryResponse)
 	case msgRelay:
 		d.relay(msg.Relay, msg.RelayPayload)
 	default:
@@ -76,13 +77,18 @@ func (d *messageDelegate) relay(h *relayHeader, payload []byte) {
 }
 
 // GetBroadcasts returns queued gossip to piggyback on memberlist's
-// messages: intents first, then user events in the room left.
+// messages: intents first, then queries, then user events, each in the
+// room the previous left.
 func (d *messageDelegate) GetBroadcasts(overhead, limit int) [][]byte {
-	msgs := d.n.intents.GetBroadcasts(overhead, limit)
-	for _, m := range msgs {
-		limit -= overhead + len(m)
+	var msgs [][]byte
+	for _, q := range []*memberlist.TransmitLimitedQueue{d.n.intents, d.n.queries, d.n.userEvents} {
+		more := q.GetBroadcasts(overhead, limit)
+		for _, m := range more {
+			limit -= overhead + len(m)
+		}
+		msgs = append(msgs, more...)
 	}
-	return append(msgs, d.n.userEvents.GetBroadcasts(overhead, limit)...)
+	return msgs
 }
 
 // LocalState is our side of a push/pull: member status times, left members

@@ -12,8 +12,11 @@ type eventLog struct {
 	mu    sync.Mutex
 	seen  []events.MemberEvent
 	users []events.UserEvent
-	done  chan struct{}
-	quit  chan struct{}
+	// respond, if set, answers every query delivered (nil: no answer).
+	respond func(q *events.QueryEvent) []byte
+	queries []*events.QueryEvent
+	done    chan struct{}
+	quit    chan struct{}
 }
 
 func newEventLog(ch <-chan events.Event) *eventLog {
@@ -29,6 +32,13 @@ func newEventLog(ch <-chan events.Event) *eventLog {
 					l.seen = append(l.seen, e)
 				case events.UserEvent:
 					l.users = append(l.users, e)
+				case *events.QueryEvent:
+					l.queries = append(l.queries, e)
+					if l.respond != nil {
+						if p := l.respond(e); p != nil {
+							go e.Respond(p) //nolint:errcheck // tests check what arrives
+						}
+					}
 				}
 				l.mu.Unlock()
 			case <-l.quit:
@@ -72,6 +82,20 @@ func (l *eventLog) count(t events.Type) int {
 		}
 	}
 	return n
+}
+
+// queryEvents returns the queries delivered so far, in order.
+func (l *eventLog) queryEvents() []*events.QueryEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]*events.QueryEvent(nil), l.queries...)
+}
+
+// setResponder makes the log answer every later query with f's result.
+func (l *eventLog) setResponder(f func(q *events.QueryEvent) []byte) {
+	l.mu.Lock()
+	l.respond = f
+	l.mu.Unlock()
 }
 
 // userEvents returns the user events seen so far, in order.

@@ -69,6 +69,13 @@ type Node struct {
 	evMu  sync.Mutex
 	evBuf eventBuffer
 	evMin LamportTime
+	// queries queues queries for gossip, behind intents and before events.
+	queries *memberlist.TransmitLimitedQueue
+	// qMu guards qSeen (the query dedup buffer) and asked (the queries
+	// this node asked that are still open).
+	qMu   sync.Mutex
+	qSeen queryBuffer
+	asked map[queryKey]*QueryResponse
 	// evJoinIgnore is set during a Join without replay: the push/pull
 	// exchanges it makes then raise evMin to the peer's event clock.
 	evJoinIgnore atomic.Bool
@@ -115,6 +122,8 @@ func New(cfg Config) (*Node, error) {
 	numNodes := func() int { return int(n.numMembers.Load()) }
 	n.intents = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: cfg.Timing.RetransmitMult}
 	n.userEvents = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: cfg.Timing.RetransmitMult}
+	n.queries = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: cfg.Timing.RetransmitMult}
+	n.asked = map[queryKey]*QueryResponse{}
 	return n, nil
 }
 

@@ -65,6 +65,10 @@ func newInvocation(self events.Member, e events.Event) (invocation, bool) {
 		inv.name = e.Name
 		inv.env = append(inv.env, EnvUserEvent+"="+e.Name, fmt.Sprintf("%s=%d", EnvUserLTime, e.LTime))
 		inv.stdin = payloadLine(e.Payload)
+	case *events.QueryEvent:
+		inv.name = e.Name
+		inv.env = append(inv.env, EnvQueryName+"="+e.Name, fmt.Sprintf("%s=%d", EnvQueryTime, e.LTime))
+		inv.stdin = payloadLine(e.Payload)
 	default:
 		return invocation{}, false
 	}

@@ -281,5 +281,11 @@ func (w *worker) run(j job) {
 		r.cfg.Logger.Warn("event handler failed", append(attrs, "err", res.err)...)
 	default:
 		r.cfg.Logger.Debug("event handler ran", attrs...)
+		// A query handler's output, on success, is the node's answer.
+		if q, ok := j.event.(*events.QueryEvent); ok && len(res.output) > 0 {
+			if err := q.Respond(res.output); err != nil {
+				r.cfg.Logger.Warn("query handler: response not sent", "handler", w.spec.Command, "query", q.Name, "err", err)
+			}
+		}
 	}
 }

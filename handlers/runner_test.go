@@ -269,3 +269,34 @@ func TestRunnerSetHandlers(t *testing.T) {
 		t.Errorf("stats %+v after removing every handler", s)
 	}
 }
+
+func TestRunnerQueryHandlerResponds(t *testing.T) {
+	r, _ := newTestRunner(t, Config{},
+		`query:uptime=echo "$SERF_QUERY_NAME $SERF_QUERY_LTIME $(cat)"`,
+		`query:fail=echo nope; exit 1`,
+	)
+	answers := make(chan string, 2)
+	for _, name := range []string{"uptime", "fail"} {
+		r.Handle(&events.QueryEvent{LTime: 4, Name: name, Payload: []byte("p"),
+			Responder: func(b []byte) error { answers <- name + ": " + string(b); return nil }})
+	}
+	select {
+	case got := <-answers:
+		if got != "uptime: uptime 4 p\n" {
+			t.Errorf("answer %q; want the handler's output", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the query handler did not answer")
+	}
+	waitFor(t, func() string {
+		if s := r.Stats(); s.Runs != 2 {
+			return fmt.Sprintf("stats %+v; want 2 runs", s)
+		}
+		return ""
+	})
+	select {
+	case got := <-answers:
+		t.Errorf("a failed handler answered %q", got)
+	default:
+	}
+}
