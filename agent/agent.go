@@ -14,6 +14,7 @@ import (
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip"
 	"github.com/agentd/agent/handlers"
+	"github.com/agentd/agent/rpc"
 )
 
 // Version is the agent's version, reported by `agent version` and stats.
@@ -198,6 +199,58 @@ func (a *Agent) SetHandlers(specs []handlers.Spec) { a.runner.SetHandlers(specs)
 // UserEvent fires a user event to every member.
 func (a *Agent) UserEvent(name string, payload []byte, coalesce bool) error {
 	return a.node.UserEvent(name, payload, coalesce)
+}
+
+// Query asks the cluster and forwards the acks and responses to the
+// returned channel until the query ends (or the agent stops).
+func (a *Agent) Query(name string, payload []byte, p rpc.QueryParams) (<-chan rpc.QueryAnswer, func(), error) {
+	r, err := a.node.Query(name, payload, gossip.QueryParams{
+		FilterNodes: p.FilterNodes, FilterTags: p.FilterTags, RequestAck: p.RequestAck,
+		RelayFactor: p.RelayFactor, Timeout: p.Timeout,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(chan rpc.QueryAnswer, 64)
+	quit := make(chan struct{})
+	var once sync.Once
+	cancel := func() {
+		once.Do(func() { close(quit) })
+		r.Close()
+	}
+	a.wg.Go(func() {
+		defer close(out)
+		acks, resps := r.Acks(), r.Responses()
+		for acks != nil || resps != nil {
+			var ans rpc.QueryAnswer
+			select {
+			case from, ok := <-acks:
+				if !ok {
+					acks = nil
+					continue
+				}
+				ans = rpc.QueryAnswer{Ack: true, From: from}
+			case nr, ok := <-resps:
+				if !ok {
+					resps = nil
+					continue
+				}
+				ans = rpc.QueryAnswer{From: nr.From, Payload: nr.Payload}
+			case <-a.stop:
+				r.Close()
+				return
+			}
+			select {
+			case out <- ans:
+			case <-quit: // the client is gone
+				return
+			case <-a.stop:
+				r.Close()
+				return
+			}
+		}
+	})
+	return out, cancel, nil
 }
 
 // Leave leaves the cluster gracefully; the agent must still be shut down.

@@ -86,6 +86,13 @@ func (c *Client) UserEvent(ctx context.Context, name string, payload []byte, coa
 	return c.call(ctx, cmdEvent, &eventRequest{Name: name, Payload: payload, Coalesce: coalesce}, nil)
 }
 
+// Respond answers the query with id that a stream of this connection
+// delivered (events.QueryEvent.ID). An unknown or expired id is an error
+// wrapping ErrInvalidQueryID.
+func (c *Client) Respond(ctx context.Context, id uint64, payload []byte) error {
+	return c.call(ctx, cmdRespond, &respondRequest{ID: id, Payload: payload}, nil)
+}
+
 // UpdateTags changes the agent's tags: the keys in remove are deleted, then
 // set is applied (so set wins over remove).
 func (c *Client) UpdateTags(ctx context.Context, set map[string]string, remove []string) error {

@@ -117,14 +117,20 @@ func (c *Client) subFrame(r *bufio.Reader, dec *codec.Decoder, s *clientSub, h r
 	// before its response) are read and discarded: a Serf agent may still
 	// send some after answering the stop.
 	var rec any = new(streamRecord)
-	if s.cmd == cmdMonitor {
+	switch s.cmd {
+	case cmdMonitor:
 		rec = new(logRecord)
+	case cmdQuery:
+		rec = new(queryRecord)
 	}
 	if err := readBody(r, dec, rec); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	full := s.deliver(rec)
+	if s.cmd == cmdQuery && !s.open {
+		delete(c.subs, s.seq) // done: nothing more comes for this seq
+	}
 	c.mu.Unlock()
 	if full {
 		c.dropped.Add(1)

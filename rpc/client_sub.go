@@ -22,13 +22,14 @@ type StopFunc func(ctx context.Context) error
 // cmd and init are guarded by Client.mu.
 type clientSub struct {
 	seq  uint64
-	cmd  string // cmdStream or cmdMonitor
+	cmd  string // cmdStream, cmdMonitor or cmdQuery
 	init chan error
 
 	replied bool // the response has arrived; what follows are records
 	open    bool // the channel is open
 	events  chan events.Event
 	lines   chan string
+	answers chan QueryAnswer
 }
 
 // closeChan closes the caller's channel once. Client.mu must be held.
@@ -39,6 +40,9 @@ func (s *clientSub) closeChan() {
 	s.open = false
 	if s.events != nil {
 		close(s.events)
+	}
+	if s.answers != nil {
+		close(s.answers)
 	}
 	if s.lines != nil {
 		close(s.lines)
@@ -58,6 +62,16 @@ func (s *clientSub) deliver(rec any) (full bool) {
 	case *logRecord:
 		select {
 		case s.lines <- r.Log:
+		default:
+			return true
+		}
+	case *queryRecord:
+		if r.Type == "done" {
+			s.closeChan()
+			return false
+		}
+		select {
+		case s.answers <- QueryAnswer{Ack: r.Type == "ack", From: r.From, Payload: r.Payload}:
 		default:
 			return true
 		}
@@ -90,6 +104,20 @@ func (c *Client) Stream(ctx context.Context, filter string) (<-chan events.Event
 		return nil, nil, err
 	}
 	return s.events, c.stopper(s), nil
+}
+
+// Query asks the cluster through the agent. Acks (Ack set) and responses
+// arrive on the channel as the agent receives them; it is closed when the
+// query ends (its timeout, or once every matching node has answered), or
+// when ctx ends before the agent accepted it.
+func (c *Client) Query(ctx context.Context, name string, payload []byte, p QueryParams) (<-chan QueryAnswer, error) {
+	s := &clientSub{cmd: cmdQuery, answers: make(chan QueryAnswer, SubscriptionBuffer)}
+	req := &queryRequest{FilterNodes: p.FilterNodes, FilterTags: p.FilterTags, RequestAck: p.RequestAck,
+		RelayFactor: p.RelayFactor, Timeout: p.Timeout, Name: name, Payload: payload}
+	if err := c.subscribe(ctx, s, req); err != nil {
+		return nil, err
+	}
+	return s.answers, nil
 }
 
 // Monitor streams the agent's log lines at level and above: the lines the

@@ -37,6 +37,9 @@ type conn struct {
 	authed  bool
 	monitor *subscription            // the open monitor, if any
 	streams map[uint64]*subscription // open streams by Seq
+	// pending are the queries streamed to this client, for "respond";
+	// stream pumps add, the reader takes.
+	pending pendingQueries
 	// exitOnClose is set once a leave has been answered: the end of this
 	// connection requests the agent's exit.
 	exitOnClose bool

@@ -26,6 +26,14 @@ type fakeCluster struct {
 	forceLeaves  []forceLeaveCall
 	userEvents   []events.UserEvent
 	userEventErr error
+	queries      []queryCall
+	queryAnswers []rpc.QueryAnswer
+	queryErr     error
+}
+
+type queryCall struct {
+	name, payload string
+	params        rpc.QueryParams
 }
 
 type joinCall struct {
@@ -78,6 +86,21 @@ func (f *fakeCluster) UserEvent(name string, payload []byte, coalesce bool) erro
 	defer f.mu.Unlock()
 	f.userEvents = append(f.userEvents, events.UserEvent{Name: name, Payload: payload, Coalesce: coalesce})
 	return f.userEventErr
+}
+
+func (f *fakeCluster) Query(name string, payload []byte, p rpc.QueryParams) (<-chan rpc.QueryAnswer, func(), error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.queryErr != nil {
+		return nil, nil, f.queryErr
+	}
+	f.queries = append(f.queries, queryCall{name, string(payload), p})
+	ch := make(chan rpc.QueryAnswer, len(f.queryAnswers))
+	for _, a := range f.queryAnswers {
+		ch <- a
+	}
+	close(ch)
+	return ch, func() {}, nil
 }
 
 func (f *fakeCluster) begun() int {

@@ -18,6 +18,10 @@ func (c *conn) dispatch(req request) {
 		c.handleJoin(req)
 	case cmdForceLeave:
 		c.handleForceLeave(req)
+	case cmdQuery:
+		c.handleQuery(req)
+	case cmdRespond:
+		c.handleRespond(req)
 	case cmdEvent:
 		r := req.body.(*eventRequest)
 		c.replyCmd(req, c.srv.cfg.Cluster.UserEvent(r.Name, r.Payload, r.Coalesce), nil)
@@ -34,7 +38,7 @@ func (c *conn) dispatch(req request) {
 	case cmdStop:
 		c.handleStop(req)
 	default:
-		// query, respond, the key commands, get-coordinate: the body
+		// the key commands, get-coordinate: the body
 		// has been read, so the connection stays usable.
 		c.replyCmd(req, errNotImplemented(req.name), nil)
 	}

@@ -27,6 +27,12 @@ type Cluster interface {
 	// UserEvent fires a user event to every member. The error (the event
 	// too large, the agent leaving) is sent to the client as text.
 	UserEvent(name string, payload []byte, coalesce bool) error
+	// Query asks the cluster. Acks and responses arrive on answers, which
+	// is closed when the query ends (at its timeout, or once every node
+	// that matched has answered); cancel ends it early and must be safe to
+	// call more than once. The error (a bad filter, the query too large)
+	// is sent to the client as text.
+	Query(name string, payload []byte, p QueryParams) (answers <-chan QueryAnswer, cancel func(), err error)
 }
 
 // LocalAgent is the local node's own controls. Implementations must be safe

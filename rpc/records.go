@@ -96,6 +96,10 @@ func eventRecord(e events.Event) (rec any, name string, ok bool) {
 	switch e := e.(type) {
 	case events.MemberEvent:
 		return &memberEventRecord{Event: e.Type.String(), Members: toMemberRecords(e.Members)}, "", true
+	case *events.QueryEvent:
+		if e != nil {
+			return &queryEventRecord{Event: events.Query.String(), ID: uint64(e.ID), LTime: e.LTime, Name: e.Name, Payload: e.Payload}, e.Name, true
+		}
 	case events.UserEvent:
 		return &userEventRecord{Event: events.User.String(), LTime: e.LTime, Name: e.Name, Payload: e.Payload, Coalesce: e.Coalesce}, e.Name, true
 	case *events.MemberEvent:
@@ -117,6 +121,9 @@ func recordEvent(r *streamRecord) (events.Event, bool) {
 		return events.MemberEvent{Type: typ, Members: fromMemberRecords(r.Members)}, true
 	case typ == events.User:
 		return events.UserEvent{LTime: r.LTime, Name: r.Name, Payload: r.Payload, Coalesce: r.Coalesce}, true
+	case typ == events.Query:
+		// Answer it with Client.Respond and its ID.
+		return &events.QueryEvent{LTime: r.LTime, ID: uint32(r.ID), Name: r.Name, Payload: r.Payload}, true
 	}
 	return nil, false
 }

@@ -181,10 +181,6 @@ func TestSerfClientNotImplemented(t *testing.T) {
 		name string
 		f    func() error
 	}{
-		{"Query", func() error {
-			return c.Query(&client.QueryParam{Name: "ping", AckCh: make(chan string, 1), RespCh: make(chan client.NodeResponse, 1)})
-		}},
-		{"Respond", func() error { return c.Respond(7, []byte("x")) }},
 		{"InstallKey", func() error { _, err := c.InstallKey("a2V5"); return err }},
 		{"UseKey", func() error { _, err := c.UseKey("a2V5"); return err }},
 		{"RemoveKey", func() error { _, err := c.RemoveKey("a2V5"); return err }},

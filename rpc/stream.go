@@ -59,6 +59,9 @@ func (c *conn) handleStream(req request) {
 func (c *conn) pumpEvents(sub *subscription, filter eventFilter, ch <-chan events.Event, cancel func()) {
 	pump(c, sub, ch, cancel, func(e events.Event) {
 		if rec, name, ok := eventRecord(e); ok && filter.match(e.EventType(), name) {
+			if q, ok := e.(*events.QueryEvent); ok {
+				c.pending.add(q)
+			}
 			c.enqueueRecord(sub, rec)
 		}
 	})

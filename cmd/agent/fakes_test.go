@@ -28,6 +28,8 @@ type fakeAgent struct {
 	leaveErr     error
 	userEvents   []events.UserEvent
 	userEventErr error
+	queryAnswers []rpc.QueryAnswer
+	queryErr     error
 	tags         map[string]string
 	tagsErr      error
 	stats        map[string]map[string]string
@@ -97,6 +99,17 @@ func (f *fakeAgent) UserEvent(name string, payload []byte, coalesce bool) error 
 	defer f.mu.Unlock()
 	f.userEvents = append(f.userEvents, events.UserEvent{Name: name, Payload: payload, Coalesce: coalesce})
 	return f.userEventErr
+}
+
+func (f *fakeAgent) Query(name string, payload []byte, p rpc.QueryParams) (<-chan rpc.QueryAnswer, func(), error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ch := make(chan rpc.QueryAnswer, len(f.queryAnswers))
+	for _, a := range f.queryAnswers {
+		ch <- a
+	}
+	close(ch)
+	return ch, func() {}, f.queryErr
 }
 
 func (f *fakeAgent) Leave(context.Context) error {
