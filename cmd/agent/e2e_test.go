@@ -169,7 +169,7 @@ func TestEndToEndFiveAgents(t *testing.T) {
 		}
 		name := fmt.Sprintf("e2e-%d", i)
 		handler := fmt.Sprintf(`user:deploy=echo "$SERF_EVENT $SERF_USER_EVENT $SERF_SELF_NAME $(cat)" >> %s`, filepath.Join(handlerOut, name))
-		p := startAgent(t, bin, name, join, "--event-handler", handler)
+		p := startAgent(t, bin, name, join, "--event-handler", handler, "--event-handler", `query:uptime=echo "up $SERF_SELF_NAME $(cat)"`)
 		// Gossip is up once RPC listens; the next agent joins through it.
 		waitListening(t, p)
 		ps = append(ps, p)
@@ -198,6 +198,29 @@ func TestEndToEndFiveAgents(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+
+	// `agent query` gathers the 5 handlers' answers and ends once all are in,
+	// long before its timeout.
+	start := time.Now()
+	out, err := exec.Command(bin, "query", "--rpc-addr", ps[1].rpc, "--timeout", "60s", "--format", "json", "uptime", "now").CombinedOutput()
+	if err != nil {
+		t.Fatalf("agent query: %v\n%s", err, out)
+	}
+	var qr struct {
+		Acks      []string
+		Responses map[string]string
+	}
+	if err := json.Unmarshal(out, &qr); err != nil {
+		t.Fatalf("agent query output %q: %v", out, err)
+	}
+	if len(qr.Acks) != 5 || len(qr.Responses) != 5 || qr.Responses["e2e-3"] != "up e2e-3 now\n" {
+		t.Errorf("agent query: %+v; want 5 acks and 5 responses like \"up e2e-3 now\"", qr)
+	}
+	took := time.Since(start)
+	t.Logf("agent query with 5 responders took %s", took)
+	if took > 30*time.Second {
+		t.Errorf("agent query took %s with every answer in; it should end well before its 60s timeout", took)
 	}
 
 	// Tags set on one agent show up in every member list.
