@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,41 +20,23 @@ import (
 
 // BenchmarkAgentProcesses runs 20 real agent processes on loopback and
 // reports: start-to-RPC-ready time, time from the last start until every
-// agent lists 20 alive, RSS per agent after 10 s idle, and the round trip of
-// a members call over RPC. Ready time is from just before exec until the
-// RPC port accepts a TCP connection. SERF_BIN names a serf 0.10 binary to
-// measure the same way, beside ours (make bench builds one). With BENCH_OUT
-// set, the figures also go to $BENCH_OUT/processes.json as rows of the
+// agent lists 20 alive, RSS per agent after 10 s idle, the round trip of a
+// members call over RPC, the time from starting `event` until the last of
+// the 20 agents' handlers ran, and the time a `query` answered by 20
+// handlers takes. Ready time is from just before exec until the RPC port
+// accepts a TCP connection. SERF_BIN names a serf 0.10 binary to measure
+// the same way, beside ours (make bench builds one). With BENCH_OUT set,
+// the figures also go to $BENCH_OUT/processes.json as rows of the
 // benchmark suite's table (see internal/bench).
 func BenchmarkAgentProcesses(b *testing.B) {
 	started := time.Now()
-	ours := buildAgent(b)
+	ours := flavor{bin: buildAgent(b), agent: []string{"run"}, dash: "--"}
 	var our, theirs *procFigures
-	b.Run("ours", func(b *testing.B) {
-		our = benchProcesses(b, ours, func(name, join string) func(gossip, rpc string) []string {
-			return func(gossip, rpc string) []string {
-				args := []string{"run", "--node", name, "--bind", gossip, "--rpc-addr", rpc, "--tag", "role=web"}
-				if join != "" {
-					args = append(args, "--join", join)
-				}
-				return args
-			}
-		})
-	})
+	b.Run("ours", func(b *testing.B) { our = benchProcesses(b, ours) })
 	if serfBin := os.Getenv("SERF_BIN"); serfBin == "" {
 		b.Log("SERF_BIN not set: Serf's binary not measured")
 	} else {
-		b.Run("serf", func(b *testing.B) {
-			theirs = benchProcesses(b, serfBin, func(name, join string) func(gossip, rpc string) []string {
-				return func(gossip, rpc string) []string {
-					args := []string{"agent", "-node", name, "-bind", gossip, "-rpc-addr", rpc, "-tag", "role=web"}
-					if join != "" {
-						args = append(args, "-join", join)
-					}
-					return args
-				}
-			})
-		})
+		b.Run("serf", func(b *testing.B) { theirs = benchProcesses(b, flavor{bin: serfBin, agent: []string{"agent"}, dash: "-"}) })
 	}
 	if dir := os.Getenv("BENCH_OUT"); dir != "" && our != nil {
 		res := &bench.Results{Started: started, Finished: time.Now(), Machine: bench.ThisMachine(), Rows: our.rows(theirs)}
@@ -62,6 +46,24 @@ func BenchmarkAgentProcesses(b *testing.B) {
 	}
 }
 
+// flavor is how to drive one implementation's binary: ours spells flags
+// with two dashes and starts with "run", Serf's with one and "agent"; the
+// flag names are the same.
+type flavor struct {
+	bin   string
+	agent []string // the subcommand that starts the daemon
+	dash  string
+}
+
+// args builds a command line: sub, then each flag pair with the dash.
+func (f flavor) args(sub []string, flags ...string) []string {
+	out := slices.Clone(sub)
+	for i := 0; i+1 < len(flags); i += 2 {
+		out = append(out, f.dash+flags[i], flags[i+1])
+	}
+	return out
+}
+
 // procFigures is what one run of benchProcesses measured.
 type procFigures struct {
 	n        int
@@ -69,6 +71,8 @@ type procFigures struct {
 	rssKB    float64       // per process, after 10 s idle
 	ready    time.Duration // exec to RPC listening, mean
 	rpcRTT   time.Duration // members call over an open connection
+	event    time.Duration // `event` started to the last handler run
+	query    time.Duration // `query` started to the command's end
 }
 
 // rows returns the figures as suite rows beside serf's (nil: not measured).
@@ -82,31 +86,39 @@ func (f *procFigures) rows(serf *procFigures) []bench.Row {
 	row := func(metric, unit string, v func(*procFigures) float64) bench.Row {
 		return bench.Row{Scenario: "agent processes", Metric: metric, N: f.n, Unit: unit, Ours: v(f), Serf: pick(serf, v)}
 	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	return []bench.Row{
 		row("all alive everywhere after the last start", "s", func(g *procFigures) float64 { return g.converge.Seconds() }),
 		row("RSS per agent", "KB", func(g *procFigures) float64 { return g.rssKB }),
-		row("start to RPC listening", "ms", func(g *procFigures) float64 { return float64(g.ready.Microseconds()) / 1000 }),
-		row("members RPC round trip", "ms", func(g *procFigures) float64 { return float64(g.rpcRTT.Microseconds()) / 1000 }),
+		row("start to RPC listening", "ms", func(g *procFigures) float64 { return ms(g.ready) }),
+		row("members RPC round trip", "ms", func(g *procFigures) float64 { return ms(g.rpcRTT) }),
+		row("event command to the last handler run", "ms", func(g *procFigures) float64 { return ms(g.event) }),
+		row("query command answered by every handler", "ms", func(g *procFigures) float64 { return ms(g.query) }),
 	}
 }
 
-// benchProcesses measures 20 processes of bin; args builds one's command
-// line. It returns the last iteration's figures.
-func benchProcesses(b *testing.B, bin string, args func(name, join string) func(gossip, rpc string) []string) *procFigures {
+// benchProcesses measures 20 processes of one flavor. It returns the last
+// iteration's figures.
+func benchProcesses(b *testing.B, fl flavor) *procFigures {
 	const n = 20
 	ctx := context.Background()
 	var f *procFigures
 	for b.Loop() {
 		f = &procFigures{n: n}
+		marks := b.TempDir()
 		var ps []*proc
 		var ready time.Duration
 		for i := range n {
-			join := ""
-			if i > 0 {
-				join = ps[0].gossip
-			}
 			name := fmt.Sprintf("bench-%02d", i)
-			p := startProcess(b, bin, name, args(name, join))
+			flags := []string{"node", name, "tag", "role=web",
+				"event-handler", fmt.Sprintf("user:bench=date +%%s%%N > %s", filepath.Join(marks, name)),
+				"event-handler", "query:bench=echo ok"}
+			if i > 0 {
+				flags = append(flags, "join", ps[0].gossip)
+			}
+			p := startProcess(b, fl.bin, name, func(gossip, rpc string) []string {
+				return fl.args(fl.agent, append(flags, "bind", gossip, "rpc-addr", rpc)...)
+			})
 			ready += waitListening(b, p)
 			ps = append(ps, p)
 		}
@@ -149,15 +161,66 @@ func benchProcesses(b *testing.B, bin string, args func(name, join string) func(
 		}
 		f.rssKB = float64(rss) / n
 		f.ready = ready / n
+		f.event = lastHandlerRun(b, fl, ps, marks)
+		f.query = timeQuery(b, fl, ps[0])
 		b.ReportMetric(f.converge.Seconds(), "converge-s")
 		b.ReportMetric(f.rssKB/1024, "RSS-MiB/agent")
 		b.ReportMetric(float64(f.ready.Microseconds())/1000, "ready-ms")
 		b.ReportMetric(float64(f.rpcRTT.Microseconds())/1000, "members-rpc-ms")
+		b.ReportMetric(float64(f.event.Microseconds())/1000, "event-ms")
+		b.ReportMetric(float64(f.query.Microseconds())/1000, "query-ms")
 		for _, p := range ps {
 			_ = p.cmd.Process.Kill()
 		}
 	}
 	return f
+}
+
+// lastHandlerRun runs `event --coalesce=false bench` against the first
+// agent and returns the time from just before the command started until
+// the last handler wrote its timestamp.
+func lastHandlerRun(b *testing.B, fl flavor, ps []*proc, marks string) time.Duration {
+	start := time.Now()
+	cmd := exec.Command(fl.bin, fl.args([]string{"event"}, "rpc-addr", ps[0].rpc)...)
+	cmd.Args = append(cmd.Args, fl.dash+"coalesce=false", "bench", "x")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%s event: %v\n%s", fl.bin, err, out)
+	}
+	var last time.Time
+	deadline := time.Now().Add(30 * time.Second)
+	for _, p := range ps {
+		for {
+			raw, err := os.ReadFile(filepath.Join(marks, p.name))
+			if ns, perr := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64); err == nil && perr == nil {
+				if t := time.Unix(0, ns); t.After(last) {
+					last = t
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("the handler of %s did not run within 30s", p.name)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return last.Sub(start)
+}
+
+// timeQuery runs `query bench` against p with the default timeout and
+// returns how long the command took; it checks that 20 nodes answered.
+func timeQuery(b *testing.B, fl flavor, p *proc) time.Duration {
+	start := time.Now()
+	cmd := exec.Command(fl.bin, fl.args([]string{"query"}, "rpc-addr", p.rpc)...)
+	cmd.Args = append(cmd.Args, "bench")
+	out, err := cmd.CombinedOutput()
+	took := time.Since(start)
+	if err != nil {
+		b.Fatalf("%s query: %v\n%s", fl.bin, err, out)
+	}
+	if !strings.Contains(string(out), "Total Responses: 20") {
+		b.Fatalf("%s query: want 20 responses:\n%s", fl.bin, out)
+	}
+	return took
 }
 
 // waitListening returns how long after its start p accepted a TCP
