@@ -36,7 +36,9 @@ func BenchmarkAgentProcesses(b *testing.B) {
 	if serfBin := os.Getenv("SERF_BIN"); serfBin == "" {
 		b.Log("SERF_BIN not set: Serf's binary not measured")
 	} else {
-		b.Run("serf", func(b *testing.B) { theirs = benchProcesses(b, flavor{bin: serfBin, agent: []string{"agent"}, dash: "-"}) })
+		b.Run("serf", func(b *testing.B) {
+			theirs = benchProcesses(b, flavor{bin: serfBin, agent: []string{"agent"}, dash: "-"})
+		})
 	}
 	if dir := os.Getenv("BENCH_OUT"); dir != "" && our != nil {
 		res := &bench.Results{Started: started, Finished: time.Now(), Machine: bench.ThisMachine(), Rows: our.rows(theirs)}
