@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip"
@@ -19,6 +20,15 @@ import (
 
 // Version is the agent's version, reported by `agent version` and stats.
 const Version = "0.1.0"
+
+// How long bursts of events are merged before handlers and streams see
+// them. Serf's agent waits for 1 s of quiet, up to 3 s; we deliver a
+// burst 200 ms (member changes) or 100 ms (user events flagged coalesce)
+// after its last event, and never more than 1 s after its first.
+var (
+	DefaultMemberCoalesce = events.CoalesceConfig{Quiet: 200 * time.Millisecond, MaxDelay: time.Second}
+	DefaultUserCoalesce   = events.CoalesceConfig{Quiet: 100 * time.Millisecond, MaxDelay: time.Second}
+)
 
 // Agent is a running daemon's core: the gossip node plus event fan-out.
 // It implements what the RPC server needs (members, join, leave, tags,
@@ -61,6 +71,13 @@ func New(cfg Config, logger *slog.Logger, tune func(*gossip.Config)) (*Agent, er
 		subs:   map[*eventSub]struct{}{},
 		stop:   make(chan struct{}),
 	}
+	if cfg.MemberCoalesce.Validate() != nil {
+		cfg.MemberCoalesce = DefaultMemberCoalesce
+	}
+	if cfg.UserCoalesce.Validate() != nil {
+		cfg.UserCoalesce = DefaultUserCoalesce
+	}
+	a.cfg = cfg
 	gc := gossip.DefaultConfig()
 	gc.NodeName = cfg.NodeName
 	gc.BindAddr, gc.BindPort = cfg.BindAddr, cfg.BindPort
@@ -108,11 +125,27 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := a.node.Start(); err != nil {
 		return err
 	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		a.fanOut()
-	}()
+	// Bursts are merged before handlers and streams see them, as Serf's
+	// agent does, but with shorter windows: a member change or a
+	// coalescable user event is delivered within MemberCoalesce.Quiet or
+	// UserCoalesce.Quiet of the last one of its burst.
+	cctx, cancel := context.WithCancel(context.Background())
+	members, users := make(chan events.Event, 256), make(chan events.Event, 256)
+	a.wg.Go(func() {
+		<-a.stop
+		cancel()
+	})
+	a.wg.Go(func() {
+		if err := events.Coalesce(cctx, a.cfg.MemberCoalesce, a.events, members); err != nil {
+			a.logger.Warn("member event coalescing", "err", err)
+		}
+	})
+	a.wg.Go(func() {
+		if err := events.CoalesceUserEvents(cctx, a.cfg.UserCoalesce, members, users); err != nil {
+			a.logger.Warn("user event coalescing", "err", err)
+		}
+	})
+	a.wg.Go(func() { a.fanOut(users) })
 	a.logger.Info("agent started", "node", a.cfg.NodeName, "gossip", a.node.Addr())
 	return nil
 }
@@ -134,10 +167,10 @@ func (a *Agent) JoinAtStart(ctx context.Context) error {
 }
 
 // fanOut hands every gossip event to every subscriber, in order.
-func (a *Agent) fanOut() {
+func (a *Agent) fanOut(in <-chan events.Event) {
 	for {
 		select {
-		case e := <-a.events:
+		case e := <-in:
 			a.runner.Handle(e)
 			a.subMu.Lock()
 			subs := make([]*eventSub, 0, len(a.subs))

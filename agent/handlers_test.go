@@ -71,3 +71,41 @@ func TestRunRejectsBadHandler(t *testing.T) {
 		t.Errorf("Run(bad handler) = %v; want an error naming the bad event type", err)
 	}
 }
+
+// Coalescable user events fired in a burst run the handler once, with the
+// latest; events not flagged run it every time.
+func TestRunCoalescesUserEvents(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	rpcA, _, _ := startRun(t, "a", &FileConfig{EventHandlers: []string{fmt.Sprintf(`user=cat >> %s`, out)}})
+	ctx := context.Background()
+	c, err := rpc.Dial(ctx, rpcA, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 5 {
+		if err := c.UserEvent(ctx, "deploy", fmt.Appendf(nil, "v%d", i), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() string { b, _ := os.ReadFile(out); return string(b) }
+	deadline := time.Now().Add(15 * time.Second)
+	for read() == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the handler did not run")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := c.UserEvent(ctx, "marker", []byte("m"), false); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(read(), "m\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the marker did not run: %q", read())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := read(); got != "v4\nm\n" {
+		t.Errorf("handler saw %q; want the burst merged into v4, then the marker", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip"
 	"github.com/agentd/agent/handlers"
 )
@@ -43,6 +44,10 @@ type Config struct {
 	EventHandlers []string
 	// Handlers are EventHandlers parsed.
 	Handlers []handlers.Spec
+	// MemberCoalesce and UserCoalesce time the merging of bursts of
+	// member events and of coalescable user events before handlers and
+	// streams see them.
+	MemberCoalesce, UserCoalesce events.CoalesceConfig
 	// HandlerTimeout bounds one handler run (handler_timeout, default 60s).
 	HandlerTimeout   time.Duration
 	LeaveOnTerm      bool
@@ -166,6 +171,7 @@ func Resolve(fc *FileConfig) (Config, error) {
 		}
 		c.Handlers = append(c.Handlers, spec)
 	}
+	c.MemberCoalesce, c.UserCoalesce = DefaultMemberCoalesce, DefaultUserCoalesce
 	c.HandlerTimeout = handlers.DefaultTimeout
 	if fc.HandlerTimeout != nil {
 		if c.HandlerTimeout = fc.HandlerTimeout.Duration; c.HandlerTimeout <= 0 {

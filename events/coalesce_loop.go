@@ -72,6 +72,56 @@ func (c CoalesceConfig) Validate() error {
 // invalid, an error wrapping both ErrEventsDropped and the context's cause
 // if any accepted event was dropped, and nil otherwise.
 func Coalesce(ctx context.Context, cfg CoalesceConfig, in <-chan Event, out chan<- Event) error {
+	return coalesce(ctx, cfg, in, out, &memberBatch{})
+}
+
+// CoalesceUserEvents is Coalesce for user events flagged Coalesce, batched
+// by a [UserCoalescer]: of a burst of events with one name, only those of
+// the latest LTime are delivered. Every other event passes at once.
+func CoalesceUserEvents(ctx context.Context, cfg CoalesceConfig, in <-chan Event, out chan<- Event) error {
+	return coalesce(ctx, cfg, in, out, &userBatch{})
+}
+
+// batcher is what the loop needs of a coalescer.
+type batcher interface {
+	// add takes e into the batch and reports whether it did; an event it
+	// does not take is forwarded at once.
+	add(e Event) bool
+	pending() int
+	flush() []Event
+}
+
+type memberBatch struct{ c MemberCoalescer }
+
+func (b *memberBatch) add(e Event) bool {
+	me, ok := asMemberEvent(e)
+	return ok && b.c.Add(me)
+}
+func (b *memberBatch) pending() int { return b.c.Pending() }
+func (b *memberBatch) flush() []Event {
+	var out []Event
+	for _, e := range b.c.Flush() {
+		out = append(out, e)
+	}
+	return out
+}
+
+type userBatch struct{ c UserCoalescer }
+
+func (b *userBatch) add(e Event) bool {
+	ue, ok := e.(UserEvent)
+	return ok && b.c.Add(ue)
+}
+func (b *userBatch) pending() int { return b.c.Pending() }
+func (b *userBatch) flush() []Event {
+	var out []Event
+	for _, e := range b.c.Flush() {
+		out = append(out, e)
+	}
+	return out
+}
+
+func coalesce(ctx context.Context, cfg CoalesceConfig, in <-chan Event, out chan<- Event, batch batcher) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("coalesce: %w", err)
 	}
@@ -90,7 +140,7 @@ func Coalesce(ctx context.Context, cfg CoalesceConfig, in <-chan Event, out chan
 		quiet.Stop()
 		maxDelay.Stop()
 		quietC, maxC = nil, nil
-		for _, e := range l.batch.Flush() {
+		for _, e := range batch.flush() {
 			l.send(e)
 		}
 	}
@@ -108,11 +158,10 @@ func Coalesce(ctx context.Context, cfg CoalesceConfig, in <-chan Event, out chan
 				flush()
 				return l.err()
 			}
-			me, isMember := asMemberEvent(e)
 			switch {
-			case !isMember:
+			case !batch.add(e):
 				l.send(e)
-			case l.batch.Add(me) && l.batch.Pending() > 0:
+			case batch.pending() > 0:
 				quiet.Reset(cfg.Quiet)
 				quietC = quiet.C
 				if maxC == nil {
@@ -134,7 +183,6 @@ func Coalesce(ctx context.Context, cfg CoalesceConfig, in <-chan Event, out chan
 type coalesceLoop struct {
 	ctx     context.Context
 	out     chan<- Event
-	batch   MemberCoalescer
 	dropped int
 }
 
