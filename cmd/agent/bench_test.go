@@ -73,7 +73,8 @@ type procFigures struct {
 	rssKB    float64       // per process, after 10 s idle
 	ready    time.Duration // exec to RPC listening, mean
 	rpcRTT   time.Duration // members call over an open connection
-	event    time.Duration // `event` started to the last handler run
+	event    time.Duration // `event --coalesce=false` started to the last handler run
+	eventCC  time.Duration // the same with --coalesce=true
 	query    time.Duration // `query` started to the command's end
 }
 
@@ -95,6 +96,7 @@ func (f *procFigures) rows(serf *procFigures) []bench.Row {
 		row("start to RPC listening", "ms", func(g *procFigures) float64 { return ms(g.ready) }),
 		row("members RPC round trip", "ms", func(g *procFigures) float64 { return ms(g.rpcRTT) }),
 		row("event command to the last handler run", "ms", func(g *procFigures) float64 { return ms(g.event) }),
+		row("coalesced event command to the last handler run", "ms", func(g *procFigures) float64 { return ms(g.eventCC) }),
 		row("query command answered by every handler", "ms", func(g *procFigures) float64 { return ms(g.query) }),
 	}
 }
@@ -163,13 +165,15 @@ func benchProcesses(b *testing.B, fl flavor) *procFigures {
 		}
 		f.rssKB = float64(rss) / n
 		f.ready = ready / n
-		f.event = lastHandlerRun(b, fl, ps, marks)
+		f.event = lastHandlerRun(b, fl, ps, marks, false)
+		f.eventCC = lastHandlerRun(b, fl, ps, marks, true)
 		f.query = timeQuery(b, fl, ps[0])
 		b.ReportMetric(f.converge.Seconds(), "converge-s")
 		b.ReportMetric(f.rssKB/1024, "RSS-MiB/agent")
 		b.ReportMetric(float64(f.ready.Microseconds())/1000, "ready-ms")
 		b.ReportMetric(float64(f.rpcRTT.Microseconds())/1000, "members-rpc-ms")
 		b.ReportMetric(float64(f.event.Microseconds())/1000, "event-ms")
+		b.ReportMetric(float64(f.eventCC.Microseconds())/1000, "event-coalesced-ms")
 		b.ReportMetric(float64(f.query.Microseconds())/1000, "query-ms")
 		for _, p := range ps {
 			_ = p.cmd.Process.Kill()
@@ -178,13 +182,18 @@ func benchProcesses(b *testing.B, fl flavor) *procFigures {
 	return f
 }
 
-// lastHandlerRun runs `event --coalesce=false bench` against the first
+// lastHandlerRun runs `event --coalesce=COALESCE bench` against the first
 // agent and returns the time from just before the command started until
 // the last handler wrote its timestamp.
-func lastHandlerRun(b *testing.B, fl flavor, ps []*proc, marks string) time.Duration {
+func lastHandlerRun(b *testing.B, fl flavor, ps []*proc, marks string, coalesce bool) time.Duration {
+	for _, p := range ps {
+		if err := os.Remove(filepath.Join(marks, p.name)); err != nil && !os.IsNotExist(err) {
+			b.Fatal(err)
+		}
+	}
 	start := time.Now()
 	cmd := exec.Command(fl.bin, fl.args([]string{"event"}, "rpc-addr", ps[0].rpc)...)
-	cmd.Args = append(cmd.Args, fl.dash+"coalesce=false", "bench", "x")
+	cmd.Args = append(cmd.Args, fmt.Sprintf("%scoalesce=%t", fl.dash, coalesce), "bench", "x")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("%s event: %v\n%s", fl.bin, err, out)
 	}
