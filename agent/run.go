@@ -116,6 +116,11 @@ func waitForExit(ctx context.Context, a *Agent, srv *rpc.Server, sigs <-chan os.
 		case <-srv.ExitRequested():
 			logger.Info("leave requested over RPC; exiting")
 			return nil
+		case <-a.Node().Done():
+			if a.Node().ConflictLost() {
+				return fmt.Errorf("node name %q belongs to another node in the cluster; choose a unique name (--node)", cfg.NodeName)
+			}
+			return errors.New("gossip stopped")
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				reload(a, opts, cfg, level, logger)

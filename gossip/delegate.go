@@ -226,6 +226,12 @@ func (d *conflictDelegate) NotifyConflict(existing, other *memberlist.Node) {
 	d.n.stats.conflicts.Add(1)
 	d.n.logger.Error("node name conflict: two nodes claim one name; names must be unique",
 		"name", existing.Name, "existing", existing.Address(), "other", other.Address())
+	if existing.Name == d.n.cfg.NodeName && d.n.resolving.CompareAndSwap(false, true) {
+		d.n.goLoop(func() {
+			defer d.n.resolving.Store(false)
+			d.n.resolveConflict()
+		})
+	}
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }

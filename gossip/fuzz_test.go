@@ -1,7 +1,10 @@
 package gossip
 
 import (
+	"net"
 	"testing"
+
+	"github.com/agentd/agent/events"
 )
 
 // FuzzDecodeMessage: no input may panic the decoder, and whatever decodes
@@ -45,6 +48,24 @@ func FuzzDecodeTags(f *testing.F) {
 		tags, err := DecodeTags(meta)
 		if err == nil && tags == nil {
 			t.Errorf("DecodeTags(%x) = nil map, nil error", meta)
+		}
+	})
+}
+
+func FuzzDecodeConflictResponse(f *testing.F) {
+	for _, m := range []*events.Member{nil, {Name: "a", Addr: net.ParseIP("10.0.0.1"), Port: 7946, Tags: map[string]string{"role": "web"}}} {
+		b, err := encodeMessage(msgConflictResponse, m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{byte(msgConflictResponse)})
+	f.Add([]byte{0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := decodeConflictResponse(b)
+		if err != nil && m != nil {
+			t.Errorf("error %v with a member %+v", err, m)
 		}
 	})
 }

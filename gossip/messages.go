@@ -179,6 +179,39 @@ type decodedMessage struct {
 	RelayPayload []byte
 }
 
+// decodeConflictResponse reads the payload of an answer to a name-conflict
+// query: the conflict-response type byte and the member the answering node
+// knows under the name, nil if it knows none (Serf encodes a nil member).
+// It is a query response payload, never a gossip message of its own.
+func decodeConflictResponse(buf []byte) (m *conflictMember, err error) {
+	if len(buf) == 0 || messageType(buf[0]) != msgConflictResponse {
+		return nil, fmt.Errorf("%w: not a conflict response", ErrMalformedMessage)
+	}
+	if len(buf) > maxMessageSize {
+		return nil, fmt.Errorf("%w: conflict response of %d bytes", ErrMessageTooLarge, len(buf))
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("%w: decoder panic: %v", ErrMalformedMessage, r)
+		}
+	}()
+	if err := decodeBody(buf[1:], &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// conflictMember is Serf's Member as a name-conflict answer carries it.
+type conflictMember struct {
+	Name                                  string
+	Addr                                  []byte
+	Port                                  uint16
+	Tags                                  map[string]string
+	Status                                int
+	ProtocolMin, ProtocolMax, ProtocolCur uint8
+	DelegateMin, DelegateMax, DelegateCur uint8
+}
+
 // decodeMessage parses one gossip message. It never panics on hostile input:
 // every failure is an error wrapping one of the Err* sentinels.
 func decodeMessage(buf []byte) (msg decodedMessage, err error) {

@@ -76,6 +76,9 @@ type Node struct {
 	qMu   sync.Mutex
 	qSeen queryBuffer
 	asked map[queryKey]*QueryResponse
+	// resolving is set while a name-conflict resolution runs;
+	// conflictLost once one decided this node must go.
+	resolving, conflictLost atomic.Bool
 	// evJoinIgnore is set during a Join without replay: the push/pull
 	// exchanges it makes then raise evMin to the peer's event clock.
 	evJoinIgnore atomic.Bool
@@ -484,6 +487,13 @@ func (n *Node) LocalMember() events.Member {
 	}
 	return events.Member{Name: n.cfg.NodeName, Tags: n.Tags()}
 }
+
+// Done is closed once the node has shut down, whoever shut it down.
+func (n *Node) Done() <-chan struct{} { return n.stop }
+
+// ConflictLost reports whether the node shut itself down because the
+// cluster knows another node under its name.
+func (n *Node) ConflictLost() bool { return n.conflictLost.Load() }
 
 // NumMembers returns how many members are known, in any state.
 func (n *Node) NumMembers() int { return int(n.numMembers.Load()) }

@@ -322,6 +322,8 @@ func (n *Node) internalQuery(q *events.QueryEvent) {
 	switch strings.TrimPrefix(q.Name, InternalQueryPrefix) {
 	case "ping":
 		// The ack is the answer.
+	case "conflict":
+		n.answerConflict(q)
 	default:
 		n.logger.Debug("unhandled internal query", "query", q.Name)
 	}
