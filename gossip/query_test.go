@@ -260,3 +260,23 @@ func TestPingQuery(t *testing.T) {
 		}
 	}
 }
+
+// With a relay factor, answers also travel through other members; each
+// node's ack and response still count once.
+func TestQueryRelayFactor(t *testing.T) {
+	nodes, logs := startJoined(t, 5)
+	for _, l := range logs {
+		l.setResponder(func(*events.QueryEvent) []byte { return []byte("ok") })
+	}
+	r, err := nodes[0].Query("relayed", nil, gossip.QueryParams{RequestAck: true, RelayFactor: 2, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acks, resps, ended := collect(t, r)
+	if len(acks) != 5 || len(resps) != 5 {
+		t.Errorf("acks %v responses %v; want 5 of each, once", acks, resps)
+	}
+	if !ended.Before(r.Deadline()) {
+		t.Error("relayed query did not end early")
+	}
+}
