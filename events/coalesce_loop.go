@@ -97,14 +97,8 @@ func (b *memberBatch) add(e Event) bool {
 	me, ok := asMemberEvent(e)
 	return ok && b.c.Add(me)
 }
-func (b *memberBatch) pending() int { return b.c.Pending() }
-func (b *memberBatch) flush() []Event {
-	var out []Event
-	for _, e := range b.c.Flush() {
-		out = append(out, e)
-	}
-	return out
-}
+func (b *memberBatch) pending() int   { return b.c.Pending() }
+func (b *memberBatch) flush() []Event { return asEvents(b.c.Flush()) }
 
 type userBatch struct{ c UserCoalescer }
 
@@ -112,10 +106,13 @@ func (b *userBatch) add(e Event) bool {
 	ue, ok := e.(UserEvent)
 	return ok && b.c.Add(ue)
 }
-func (b *userBatch) pending() int { return b.c.Pending() }
-func (b *userBatch) flush() []Event {
-	var out []Event
-	for _, e := range b.c.Flush() {
+func (b *userBatch) pending() int   { return b.c.Pending() }
+func (b *userBatch) flush() []Event { return asEvents(b.c.Flush()) }
+
+// asEvents converts a slice of one event type to a slice of Event.
+func asEvents[E Event](es []E) []Event {
+	out := make([]Event, 0, len(es))
+	for _, e := range es {
 		out = append(out, e)
 	}
 	return out

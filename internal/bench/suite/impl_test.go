@@ -53,6 +53,28 @@ func (r *recorder) add(o observed) {
 	r.mu.Unlock()
 }
 
+// member records a member event of type typ about member at observer.
+func (r *recorder) member(observer int, typ, member string) {
+	r.add(observed{at: time.Now(), observer: observer, typ: typ, member: member})
+}
+
+// user records a user event at observer.
+func (r *recorder) user(observer int, name string, payload []byte) {
+	r.add(observed{at: time.Now(), observer: observer, typ: "user", member: name + ":" + string(payload)})
+}
+
+// drain passes every value from ch to record until stop is closed.
+func drain[E any](ch <-chan E, stop <-chan struct{}, record func(E)) {
+	for {
+		select {
+		case e := <-ch:
+			record(e)
+		case <-stop:
+			return
+		}
+	}
+}
+
 // since returns the events recorded at or after t.
 func (r *recorder) since(t time.Time) []observed {
 	r.mu.Lock()
@@ -94,23 +116,16 @@ func startOurs(idx int, name string, tr *memnet.Transport, rec *recorder, stop <
 	if err != nil {
 		return nil, err
 	}
-	go func() {
-		for {
-			select {
-			case ev := <-ch:
-				switch ev := ev.(type) {
-				case events.MemberEvent:
-					for _, m := range ev.Members {
-						rec.add(observed{at: time.Now(), observer: idx, typ: ev.Type.String(), member: m.Name})
-					}
-				case events.UserEvent:
-					rec.add(observed{at: time.Now(), observer: idx, typ: "user", member: ev.Name + ":" + string(ev.Payload)})
-				}
-			case <-stop:
-				return
+	go drain(ch, stop, func(ev events.Event) {
+		switch ev := ev.(type) {
+		case events.MemberEvent:
+			for _, m := range ev.Members {
+				rec.member(idx, ev.Type.String(), m.Name)
 			}
+		case events.UserEvent:
+			rec.user(idx, ev.Name, ev.Payload)
 		}
-	}()
+	})
 	return oursNode{n}, nil
 }
 
@@ -162,23 +177,16 @@ func startSerf(idx int, name string, tr *memnet.Transport, rec *recorder, stop <
 	if err != nil {
 		return nil, err
 	}
-	go func() {
-		for {
-			select {
-			case ev := <-ch:
-				switch ev := ev.(type) {
-				case serf.MemberEvent:
-					for _, m := range ev.Members {
-						rec.add(observed{at: time.Now(), observer: idx, typ: ev.Type.String(), member: m.Name})
-					}
-				case serf.UserEvent:
-					rec.add(observed{at: time.Now(), observer: idx, typ: "user", member: ev.Name + ":" + string(ev.Payload)})
-				}
-			case <-stop:
-				return
+	go drain(ch, stop, func(ev serf.Event) {
+		switch ev := ev.(type) {
+		case serf.MemberEvent:
+			for _, m := range ev.Members {
+				rec.member(idx, ev.Type.String(), m.Name)
 			}
+		case serf.UserEvent:
+			rec.user(idx, ev.Name, ev.Payload)
 		}
-	}()
+	})
 	return serfNode{s}, nil
 }
 
