@@ -226,14 +226,17 @@ func (n *Node) query(name string, payload []byte, p QueryParams) (*QueryResponse
 	n.queryClock.Increment()
 
 	expected := map[string]bool{}
-	for _, m := range n.Members() {
+	members := n.Members()
+	for _, m := range members {
 		if m.Status == events.StatusAlive && matchesFilters(filters, m.Name, m.Tags) {
 			expected[m.Name] = true
 		}
 	}
 	r := &QueryResponse{
 		ltime: msg.LTime, id: msg.ID, deadline: time.Now().Add(p.Timeout), ackWant: p.RequestAck, ackOnly: name == PingQuery,
-		acks: make(chan string, len(expected)+1), responses: make(chan NodeResponse, len(expected)+1),
+		// Room for every member, and some that join while it runs, so that
+		// a reader that drains at the end still gets every answer.
+		acks: make(chan string, len(members)+16), responses: make(chan NodeResponse, len(members)+16),
 		done: make(chan struct{}), expected: expected, acked: map[string]bool{}, responded: map[string]bool{},
 	}
 	key := queryKey{msg.LTime, msg.ID}
