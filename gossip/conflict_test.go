@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/serf/serf"
 )
 
 // A newcomer that takes an existing node's name is outvoted by the
@@ -29,5 +31,39 @@ func TestNameConflictResolvedByMajority(t *testing.T) {
 	}
 	if nodes[1].ConflictLost() {
 		t.Error("the original node-1 believes it lost")
+	}
+}
+
+// In a cluster of ours and Serf's, an impostor of ours that takes a Serf
+// node's name is outvoted (Serf's answers decoded by us), and the Serf
+// node, which asks too (our answers decoded by Serf), keeps its name.
+func TestSerfInteropNameConflict(t *testing.T) {
+	ours0, _ := startNode(t, fastConfig(t, "ours-0"))
+	ours1, _ := startNode(t, fastConfig(t, "ours-1"))
+	serf0 := startSerfWith(t, "serf-0", nil, func(c *serf.Config) { c.EnableNameConflictResolution = true })
+	serf1 := startSerf(t, "serf-1", nil)
+	for _, addr := range []string{ours0.Addr(), serfAddr(serf0), serfAddr(serf1)} {
+		if _, err := ours1.Join(context.Background(), []string{addr}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 15*time.Second, func() string {
+		if ours0.NumMembers() != 4 || ours1.NumMembers() != 4 || serf0.NumNodes() != 4 || serf1.NumNodes() != 4 {
+			return "not all four joined yet"
+		}
+		return ""
+	})
+	impostor, _ := startNode(t, fastConfig(t, "serf-0"))
+	_, _ = impostor.Join(context.Background(), []string{ours0.Addr()}, false)
+	select {
+	case <-impostor.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the impostor is still running 20s after joining under a Serf node's name")
+	}
+	if !impostor.ConflictLost() {
+		t.Error("the impostor stopped, but not for losing the name conflict")
+	}
+	if st := serf0.State(); st != serf.SerfAlive {
+		t.Errorf("the Serf node that owned the name is %v; want alive", st)
 	}
 }
