@@ -109,3 +109,42 @@ func TestRunCoalescesUserEvents(t *testing.T) {
 		t.Errorf("handler saw %q; want the burst merged into v4, then the marker", got)
 	}
 }
+
+// A handler that hangs delays no other handler (its timeout, 30 s, is far
+// beyond the wait here), and the agent's shutdown kills it.
+func TestRunHungHandlerIsolated(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	rpcA, _, _ := startRun(t, "a", &FileConfig{
+		HandlerTimeout: &Duration{Duration: 30 * time.Second},
+		EventHandlers:  []string{"user:hang=sleep 600", fmt.Sprintf(`user=echo "$SERF_USER_EVENT" >> %s`, out)},
+	})
+	ctx := context.Background()
+	c, err := rpc.Dial(ctx, rpcA, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, name := range []string{"hang", "a", "b"} {
+		if err := c.UserEvent(ctx, name, nil, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		b, _ := os.ReadFile(out)
+		if string(b) == "hang\na\nb\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other handler wrote %q; want hang, a, b while the hung one runs", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stats, err := c.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := stats["handlers"]; h["runs"] != "3" || h["timeouts"] != "0" {
+		t.Errorf("handler stats %v; want 3 runs done and the hung one still running", h)
+	}
+}
