@@ -6,15 +6,16 @@ import (
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/rpc"
+	"github.com/agentd/agent/rpc/rpctest"
 )
 
 // BenchmarkMembers measures a members call on an open connection, 20
 // members: the round trip `agent members` and Serf's client pay.
 func BenchmarkMembers(b *testing.B) {
-	h := &harness{cluster: &fakeCluster{}, local: &fakeLocal{}, events: &fakeEvents{}, logs: &fakeLogs{}}
+	fake := &rpctest.Agent{}
 	cfg := rpc.DefaultServerConfig()
 	cfg.Addr = "127.0.0.1:0"
-	cfg.Cluster, cfg.Local, cfg.Events, cfg.Logs = h.cluster, h.local, h.events, h.logs
+	cfg.Cluster, cfg.Local, cfg.Events, cfg.Logs = fake, fake, fake, fake
 	srv, err := rpc.NewServer(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -25,9 +26,9 @@ func BenchmarkMembers(b *testing.B) {
 	b.Cleanup(srv.Shutdown)
 	var ms []events.Member
 	for i := range 20 {
-		ms = append(ms, member(fmt.Sprintf("node-%02d", i), "10.0.0.1", events.StatusAlive, map[string]string{"role": "web", "dc": "eu-1"}))
+		ms = append(ms, rpctest.Member(fmt.Sprintf("node-%02d", i), "10.0.0.1", events.StatusAlive, map[string]string{"role": "web", "dc": "eu-1"}))
 	}
-	h.cluster.setMembers(ms...)
+	fake.SetMembers(ms...)
 	ctx := b.Context()
 	c, err := rpc.Dial(ctx, srv.Addr().String(), "")
 	if err != nil {

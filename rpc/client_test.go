@@ -13,16 +13,17 @@ import (
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/rpc"
+	"github.com/agentd/agent/rpc/rpctest"
 )
 
 func TestClientMembers(t *testing.T) {
 	h := startServer(t, nil)
 	in := []events.Member{
-		member("node-a", "10.0.0.1", events.StatusAlive, map[string]string{"role": "web"}),
-		member("node-b", "fd00::2", events.StatusLeaving, nil),
-		member("node-c", "10.0.0.3", events.StatusFailed, map[string]string{}),
+		rpctest.Member("node-a", "10.0.0.1", events.StatusAlive, map[string]string{"role": "web"}),
+		rpctest.Member("node-b", "fd00::2", events.StatusLeaving, nil),
+		rpctest.Member("node-c", "10.0.0.3", events.StatusFailed, map[string]string{}),
 	}
-	h.cluster.setMembers(in...)
+	h.fake.SetMembers(in...)
 	c := dial(t, h.addr, "")
 	got, err := c.Members(testCtx(t))
 	if err != nil {
@@ -79,10 +80,10 @@ func TestClientAuth(t *testing.T) {
 
 func TestClientMembersFiltered(t *testing.T) {
 	h := startServer(t, nil)
-	h.cluster.setMembers(
-		member("web-1", "10.0.0.1", events.StatusAlive, map[string]string{"role": "web"}),
-		member("web-2", "10.0.0.2", events.StatusFailed, map[string]string{"role": "webserver"}),
-		member("db-1", "10.0.0.3", events.StatusAlive, map[string]string{"role": "db"}),
+	h.fake.SetMembers(
+		rpctest.Member("web-1", "10.0.0.1", events.StatusAlive, map[string]string{"role": "web"}),
+		rpctest.Member("web-2", "10.0.0.2", events.StatusFailed, map[string]string{"role": "webserver"}),
+		rpctest.Member("db-1", "10.0.0.3", events.StatusAlive, map[string]string{"role": "db"}),
 	)
 	c := dial(t, h.addr, "")
 	tests := []struct {
@@ -121,9 +122,11 @@ func TestClientMembersFiltered(t *testing.T) {
 // verbatim, as *RemoteError matching no protocol sentinel.
 func TestClientAgentErrors(t *testing.T) {
 	h := startServer(t, nil)
-	h.cluster.joinN, h.cluster.joinErr = 1, fmt.Errorf("join 10.0.0.9:7946: %w", errFake)
-	h.cluster.forceErr = fmt.Errorf("force-leave x: %w", errFake)
-	h.local.tagsErr = fmt.Errorf("set tags: %w", errFake)
+	h.fake.Update(func(a *rpctest.Agent) {
+		a.JoinN, a.JoinErr = 1, fmt.Errorf("join 10.0.0.9:7946: %w", errFake)
+		a.ForceLeaveErr = fmt.Errorf("force-leave x: %w", errFake)
+		a.TagsErr = fmt.Errorf("set tags: %w", errFake)
+	})
 	c := dial(t, h.addr, "")
 	ctx := testCtx(t)
 
@@ -146,27 +149,29 @@ func TestClientAgentErrors(t *testing.T) {
 			t.Errorf("%s error = %#v; want *RemoteError{%s, %q} with no sentinel", tt.cmd, tt.err, tt.cmd, tt.want)
 		}
 	}
-	if want := []joinCall{{[]string{"10.0.0.9:7946"}, true}}; !reflect.DeepEqual(h.cluster.joins, want) {
-		t.Errorf("agent saw joins %v; want %v", h.cluster.joins, want)
+	if got, want := h.fake.Joins(), []rpctest.JoinCall{{Addrs: []string{"10.0.0.9:7946"}, Replay: true}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("agent saw joins %v; want %v", got, want)
 	}
-	if want := []forceLeaveCall{{"x", true}}; !reflect.DeepEqual(h.cluster.forceLeaves, want) {
-		t.Errorf("agent saw force-leaves %v; want %v", h.cluster.forceLeaves, want)
+	if got, want := h.fake.ForceLeaves(), []rpctest.ForceLeaveCall{{Node: "x", Prune: true}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("agent saw force-leaves %v; want %v", got, want)
 	}
 }
 
 func TestClientTagsAndStats(t *testing.T) {
 	h := startServer(t, nil)
-	h.local.tags = map[string]string{"role": "web", "old": "1"}
-	h.local.stats = map[string]map[string]string{"agent": {"name": "a"}, "serf": {"members": "2"}}
+	h.fake.Update(func(a *rpctest.Agent) {
+		a.LocalTags = map[string]string{"role": "web", "old": "1"}
+		a.StatsMap = map[string]map[string]string{"agent": {"name": "a"}, "serf": {"members": "2"}}
+	})
 	c := dial(t, h.addr, "")
 	if err := c.UpdateTags(testCtx(t), map[string]string{"dc": "x"}, []string{"old"}); err != nil {
 		t.Fatalf("UpdateTags() = %v; want nil", err)
 	}
-	if got, want := h.local.currentTags(), map[string]string{"role": "web", "dc": "x"}; !reflect.DeepEqual(got, want) {
+	if got, want := h.fake.Tags(), map[string]string{"role": "web", "dc": "x"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("tags = %v; want %v", got, want)
 	}
 	got, err := c.Stats(testCtx(t))
-	if want := h.local.Stats(); err != nil || !reflect.DeepEqual(got, want) {
+	if want := h.fake.Stats(); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("Stats() = (%v, %v); want (%v, nil)", got, err, want)
 	}
 }
@@ -198,11 +203,11 @@ func TestClientStream(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Stream(*) = %v; want nil", err)
 	}
-	waitFor(t, "two subscriptions", func() bool { return h.events.subscribers() == 2 })
+	waitFor(t, "two subscriptions", func() bool { return h.fake.EventSubscribers() == 2 })
 
-	a := member("node-a", "10.0.0.1", events.StatusAlive, map[string]string{"role": "web"})
-	h.events.Publish(events.MemberEvent{Type: events.MemberUpdate, Members: []events.Member{a}})
-	h.events.Publish(memberJoin(a))
+	a := rpctest.Member("node-a", "10.0.0.1", events.StatusAlive, map[string]string{"role": "web"})
+	h.fake.Publish(events.MemberEvent{Type: events.MemberUpdate, Members: []events.Member{a}})
+	h.fake.Publish(memberJoin(a))
 
 	wantA := a
 	wantA.Addr = net.IP{10, 0, 0, 1}
@@ -225,9 +230,9 @@ func TestClientStream(t *testing.T) {
 	if err := stopJoins(ctx); err != nil {
 		t.Errorf("second stop() = %v; want nil", err)
 	}
-	waitFor(t, "one subscription", func() bool { return h.events.subscribers() == 1 })
+	waitFor(t, "one subscription", func() bool { return h.fake.EventSubscribers() == 1 })
 	// The other stream still works.
-	h.events.Publish(events.MemberEvent{Type: events.MemberReap, Members: []events.Member{a}})
+	h.fake.Publish(events.MemberEvent{Type: events.MemberReap, Members: []events.Member{a}})
 	if got := recvEvent(t, all); got.EventType() != events.MemberReap {
 		t.Errorf("* stream got %v; want a member-reap", got)
 	}
@@ -244,17 +249,17 @@ func TestClientStream(t *testing.T) {
 
 func TestClientMonitor(t *testing.T) {
 	h := startServer(t, nil)
-	h.logs.Log(rpc.LevelTrace, "trace 1")
-	h.logs.Log(slog.LevelWarn, "warn 1")
+	h.fake.Log(rpc.LevelTrace, "trace 1")
+	h.fake.Log(slog.LevelWarn, "warn 1")
 	c := dial(t, h.addr, "")
 	ctx := testCtx(t)
 	lines, stop, err := c.Monitor(ctx, "warn")
 	if err != nil {
 		t.Fatalf("Monitor(warn) = %v; want nil", err)
 	}
-	waitFor(t, "the monitor to subscribe", func() bool { return h.logs.subscribers() == 1 })
-	h.logs.Log(slog.LevelInfo, "info 2")
-	h.logs.Log(slog.LevelError, "error 2")
+	waitFor(t, "the monitor to subscribe", func() bool { return h.fake.LogSubscribers() == 1 })
+	h.fake.Log(slog.LevelInfo, "info 2")
+	h.fake.Log(slog.LevelError, "error 2")
 	for _, want := range []string{"warn 1", "error 2"} {
 		select {
 		case got := <-lines:
@@ -274,7 +279,7 @@ func TestClientMonitor(t *testing.T) {
 	if err := stop(ctx); err != nil {
 		t.Errorf("stop() = %v; want nil", err)
 	}
-	waitFor(t, "the monitor to unsubscribe", func() bool { return h.logs.subscribers() == 0 })
+	waitFor(t, "the monitor to unsubscribe", func() bool { return h.fake.LogSubscribers() == 0 })
 	if _, ok := <-lines; ok {
 		t.Error("monitor channel open after stop(); want closed")
 	}
@@ -290,8 +295,8 @@ func TestClientMonitor(t *testing.T) {
 
 func TestClientCallCanceled(t *testing.T) {
 	h := startServer(t, nil)
-	h.cluster.joinBlock = make(chan struct{})
-	h.cluster.joinN = 3
+	block := make(chan struct{})
+	h.fake.Update(func(a *rpctest.Agent) { a.JoinBlock, a.JoinN = block, 3 })
 	c := dial(t, h.addr, "")
 	ctx, cancel := context.WithTimeout(testCtx(t), 50*time.Millisecond)
 	defer cancel()
@@ -299,7 +304,7 @@ func TestClientCallCanceled(t *testing.T) {
 		t.Fatalf("Join() with expiring ctx = %v; want %v", err, context.DeadlineExceeded)
 	}
 	// The late answer is read and discarded; the connection stays in step.
-	close(h.cluster.joinBlock)
+	close(block)
 	if _, err := c.Members(testCtx(t)); err != nil {
 		t.Errorf("Members() after an abandoned Join() = %v; want nil", err)
 	}
@@ -307,14 +312,14 @@ func TestClientCallCanceled(t *testing.T) {
 
 func TestShutdownCancelsAgentCalls(t *testing.T) {
 	h := startServer(t, nil)
-	h.cluster.joinBlock = make(chan struct{}) // never closed
+	h.fake.Update(func(a *rpctest.Agent) { a.JoinBlock = make(chan struct{}) }) // never closed
 	c := dial(t, h.addr, "")
 	errc := make(chan error, 1)
 	go func() {
 		_, err := c.Join(testCtx(t), []string{"x:1"}, false)
 		errc <- err
 	}()
-	waitFor(t, "the join to reach the agent", func() bool { return h.cluster.begun() == 1 })
+	waitFor(t, "the join to reach the agent", func() bool { return h.fake.JoinsBegun() == 1 })
 	h.srv.Shutdown() // must not wait for the join
 	if err := <-errc; err == nil {
 		t.Error("Join() during Shutdown = nil; want an error")

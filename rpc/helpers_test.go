@@ -3,6 +3,7 @@ package rpc_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"github.com/agentd/agent/internal/testlog"
 	"log/slog"
 	"net"
@@ -13,36 +14,31 @@ import (
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/rpc"
+	"github.com/agentd/agent/rpc/rpctest"
 	"github.com/hashicorp/go-msgpack/v2/codec"
 )
 
 // testLogger routes logs to t.Log when -v is given, else discards them.
 func testLogger(t testing.TB) *slog.Logger { return testlog.Logger(t) }
 
-// harness is a running server over fakes.
+var errFake = errors.New("fake failure")
+
+// harness is a running server over a fake agent.
 type harness struct {
-	srv     *rpc.Server
-	addr    string
-	cluster *fakeCluster
-	local   *fakeLocal
-	events  *fakeEvents
-	logs    *fakeLogs
+	srv  *rpc.Server
+	addr string
+	fake *rpctest.Agent
 }
 
-// startServer starts a server on 127.0.0.1:0 over fresh fakes; mutate, if
-// not nil, may change the config first. The server is shut down, and the
+// startServer starts a server on 127.0.0.1:0 over a fresh fake agent;
+// mutate, if not nil, may change the config first. The server is shut down, and the
 // package's goroutines checked for leaks, at the end of the test.
 func startServer(t *testing.T, mutate func(*rpc.ServerConfig)) *harness {
 	t.Helper()
-	h := &harness{
-		cluster: &fakeCluster{},
-		local:   &fakeLocal{stats: map[string]map[string]string{"agent": {"name": "node-a"}}},
-		events:  &fakeEvents{},
-		logs:    &fakeLogs{},
-	}
+	h := &harness{fake: &rpctest.Agent{StatsMap: map[string]map[string]string{"agent": {"name": "node-a"}}}}
 	cfg := rpc.DefaultServerConfig()
 	cfg.Addr = "127.0.0.1:0"
-	cfg.Cluster, cfg.Local, cfg.Events, cfg.Logs = h.cluster, h.local, h.events, h.logs
+	cfg.Cluster, cfg.Local, cfg.Events, cfg.Logs = h.fake, h.fake, h.fake, h.fake
 	cfg.Logger = testLogger(t)
 	if mutate != nil {
 		mutate(&cfg)

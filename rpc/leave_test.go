@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentd/agent/rpc"
+	"github.com/agentd/agent/rpc/rpctest"
 	"github.com/hashicorp/go-msgpack/v2/codec"
 )
 
@@ -73,7 +74,7 @@ func TestClientLeave(t *testing.T) {
 		if err := c.Leave(testCtx(t)); err != nil {
 			t.Errorf("Leave() = %v; want nil", err)
 		}
-		if n := h.local.leaveCount(); n != 1 {
+		if n := h.fake.Leaves(); n != 1 {
 			t.Errorf("agent saw %d leaves; want 1", n)
 		}
 		// The client may go on using the connection until it hangs up or
@@ -105,7 +106,7 @@ func TestClientLeave(t *testing.T) {
 	})
 	t.Run("our agent fails to leave", func(t *testing.T) {
 		h := startServer(t, nil)
-		h.local.leaveErr = errFake
+		h.fake.Update(func(a *rpctest.Agent) { a.LeaveErr = errFake })
 		c := dial(t, h.addr, "")
 		err := c.Leave(testCtx(t))
 		var re *rpc.RemoteError

@@ -8,14 +8,15 @@ import (
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/rpc"
+	"github.com/agentd/agent/rpc/rpctest"
 	"github.com/hashicorp/serf/client"
 )
 
 func TestClientQuery(t *testing.T) {
 	h := startServer(t, nil)
-	h.cluster.mu.Lock()
-	h.cluster.queryAnswers = []rpc.QueryAnswer{{Ack: true, From: "a"}, {From: "a", Payload: []byte("up 3d")}, {Ack: true, From: "b"}}
-	h.cluster.mu.Unlock()
+	h.fake.Update(func(a *rpctest.Agent) {
+		a.QueryAnswers = []rpc.QueryAnswer{{Ack: true, From: "a"}, {From: "a", Payload: []byte("up 3d")}, {Ack: true, From: "b"}}
+	})
 	c := dial(t, h.addr, "")
 	answers, err := c.Query(testCtx(t), "uptime", []byte("x"), rpc.QueryParams{FilterNodes: []string{"a", "b"}, RequestAck: true, Timeout: 3 * time.Second})
 	if err != nil {
@@ -28,19 +29,18 @@ func TestClientQuery(t *testing.T) {
 	if want := []string{"true a ", "false a up 3d", "true b "}; !slices.Equal(got, want) {
 		t.Errorf("answers %q; want %q", got, want)
 	}
-	h.cluster.mu.Lock()
-	defer h.cluster.mu.Unlock()
-	if len(h.cluster.queries) != 1 || h.cluster.queries[0].name != "uptime" || !h.cluster.queries[0].params.RequestAck ||
-		h.cluster.queries[0].params.Timeout != 3*time.Second || !slices.Equal(h.cluster.queries[0].params.FilterNodes, []string{"a", "b"}) {
-		t.Errorf("agent got queries %+v", h.cluster.queries)
+	queries := h.fake.Queries()
+	if len(queries) != 1 || queries[0].Name != "uptime" || !queries[0].Params.RequestAck ||
+		queries[0].Params.Timeout != 3*time.Second || !slices.Equal(queries[0].Params.FilterNodes, []string{"a", "b"}) {
+		t.Errorf("agent got queries %+v", queries)
 	}
 }
 
 func TestSerfClientQueryAndRespond(t *testing.T) {
 	h := startServer(t, nil)
-	h.cluster.mu.Lock()
-	h.cluster.queryAnswers = []rpc.QueryAnswer{{Ack: true, From: "a"}, {From: "a", Payload: []byte("pong")}}
-	h.cluster.mu.Unlock()
+	h.fake.Update(func(a *rpctest.Agent) {
+		a.QueryAnswers = []rpc.QueryAnswer{{Ack: true, From: "a"}, {From: "a", Payload: []byte("pong")}}
+	})
 	c := serfClient(t, h, "")
 	acks, resps := make(chan string, 4), make(chan client.NodeResponse, 4)
 	if _, err := within(t, "Query()", func() (int, error) {
@@ -72,9 +72,9 @@ func TestSerfClientQueryAndRespond(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer within(t, "Stop()", func() (int, error) { return 0, c.Stop(handle) })
-	waitFor(t, "the stream to subscribe", func() bool { return h.events.subscribers() == 1 })
+	waitFor(t, "the stream to subscribe", func() bool { return h.fake.EventSubscribers() == 1 })
 	answered := make(chan string, 1)
-	h.events.Publish(&events.QueryEvent{ID: 77, LTime: 5, Name: "load", Payload: []byte("q"), Deadline: time.Now().Add(time.Minute),
+	h.fake.Publish(&events.QueryEvent{ID: 77, LTime: 5, Name: "load", Payload: []byte("q"), Deadline: time.Now().Add(time.Minute),
 		Responder: func(b []byte) error { answered <- string(b); return nil }})
 	select {
 	case rec := <-ch:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/rpc"
+	"github.com/agentd/agent/rpc/rpctest"
 )
 
 func TestHandshakeRules(t *testing.T) {
@@ -40,7 +41,7 @@ func TestHandshakeRules(t *testing.T) {
 			t.Errorf("step %d: response = (%d, %q); want (%d, %q)", i, seq, e, want, s.wantErr)
 		}
 	}
-	if h.cluster.begun() != 0 {
+	if h.fake.JoinsBegun() != 0 {
 		t.Error("a join refused for lack of handshake reached the agent")
 	}
 	// An unknown command ends the connection: its body cannot be framed.
@@ -67,7 +68,7 @@ func TestUnknownCommandBeforeAuth(t *testing.T) {
 // disconnected, while another client carries on.
 func TestGarbageDisconnects(t *testing.T) {
 	h := startServer(t, nil)
-	h.cluster.setMembers(member("a", "10.0.0.1", events.StatusAlive, nil))
+	h.fake.SetMembers(rpctest.Member("a", "10.0.0.1", events.StatusAlive, nil))
 	good := dial(t, h.addr, "")
 
 	str32 := []byte{0xdb, 0xff, 0xff, 0xff, 0xff} // a 4 GiB string, announced
@@ -143,21 +144,21 @@ func TestSlowStreamReader(t *testing.T) {
 	if seq, e := slow.header(); seq != 2 || e != "" {
 		t.Fatalf("stream response = (%d, %q); want (2, \"\")", seq, e)
 	}
-	waitFor(t, "the stream to subscribe", func() bool { return h.events.subscribers() == 1 })
+	waitFor(t, "the stream to subscribe", func() bool { return h.fake.EventSubscribers() == 1 })
 
 	// Each event is a few KiB, so that a few thousand outgrow any socket
 	// buffer.
 	var ms []events.Member
 	for i := range 20 {
-		ms = append(ms, member(fmt.Sprintf("node-%02d", i), "10.0.0.1", events.StatusAlive,
+		ms = append(ms, rpctest.Member(fmt.Sprintf("node-%02d", i), "10.0.0.1", events.StatusAlive,
 			map[string]string{"blob": strings.Repeat("x", 200)}))
 	}
-	h.cluster.setMembers(ms...)
+	h.fake.SetMembers(ms...)
 	published := make(chan struct{})
 	go func() {
 		defer close(published)
 		for range 5000 {
-			h.events.Publish(memberJoin(ms...))
+			h.fake.Publish(memberJoin(ms...))
 		}
 	}()
 	select {
@@ -184,18 +185,18 @@ func TestStalledClientDisconnected(t *testing.T) {
 	if seq, e := slow.header(); seq != 2 || e != "" {
 		t.Fatalf("stream response = (%d, %q); want (2, \"\")", seq, e)
 	}
-	waitFor(t, "the stream to subscribe", func() bool { return h.events.subscribers() == 1 })
-	m := member("big", "10.0.0.1", events.StatusAlive, map[string]string{"blob": strings.Repeat("x", 4000)})
+	waitFor(t, "the stream to subscribe", func() bool { return h.fake.EventSubscribers() == 1 })
+	m := rpctest.Member("big", "10.0.0.1", events.StatusAlive, map[string]string{"blob": strings.Repeat("x", 4000)})
 	waitFor(t, "the stalled client to be disconnected", func() bool {
-		h.events.Publish(memberJoin(m, m, m, m))
+		h.fake.Publish(memberJoin(m, m, m, m))
 		return h.srv.Stats().Conns == 0
 	})
 }
 
-// logHandler feeds slog records into fakeLogs, as the daemon's log buffer
+// logHandler feeds slog records into a fake agent's logs, as the daemon's log buffer
 // would, so that the server's own logs reach monitors.
 type logHandler struct {
-	logs *fakeLogs
+	logs *rpctest.Agent
 }
 
 func (h logHandler) Enabled(context.Context, slog.Level) bool { return true }
@@ -215,14 +216,12 @@ func (h logHandler) WithGroup(string) slog.Handler      { return h }
 // TestMonitorOwnLogs routes the server's logs through the log source a
 // monitor reads, the daemon's setup: the server must not wait on itself.
 func TestMonitorOwnLogs(t *testing.T) {
-	var h *harness
-	logs := &fakeLogs{}
-	h = startServer(t, func(c *rpc.ServerConfig) {
+	logs := &rpctest.Agent{}
+	h := startServer(t, func(c *rpc.ServerConfig) {
 		c.Logs = logs
 		c.Logger = slog.New(logHandler{logs})
 		c.QueueSize = 4
 	})
-	h.logs = logs
 	c := dial(t, h.addr, "")
 	lines, _, err := c.Monitor(testCtx(t), "DEBUG")
 	if err != nil {
@@ -256,11 +255,11 @@ func TestNoRecordAfterStop(t *testing.T) {
 	if seq, e := c.header(); seq != 2 || e != "" {
 		t.Fatalf("stream response = (%d, %q); want (2, \"\")", seq, e)
 	}
-	waitFor(t, "the stream to subscribe", func() bool { return h.events.subscribers() == 1 })
+	waitFor(t, "the stream to subscribe", func() bool { return h.fake.EventSubscribers() == 1 })
 	// Records pile up in the queue while the client does not read.
-	m := member("node-a", "10.0.0.1", events.StatusAlive, map[string]string{"blob": strings.Repeat("x", 1000)})
+	m := rpctest.Member("node-a", "10.0.0.1", events.StatusAlive, map[string]string{"blob": strings.Repeat("x", 1000)})
 	for range 400 {
-		h.events.Publish(memberJoin(m, m, m))
+		h.fake.Publish(memberJoin(m, m, m))
 	}
 	c.send(map[string]any{"Command": "stop", "Seq": 3}, map[string]any{"Stop": 2},
 		map[string]any{"Command": "members", "Seq": 4})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentd/agent/events"
+	"github.com/agentd/agent/rpc/rpctest"
 	"github.com/hashicorp/logutils"
 	"github.com/hashicorp/serf/client"
 )
@@ -23,13 +24,13 @@ func TestSerfClientStream(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Stream() = %v; want nil", err)
 	}
-	waitFor(t, "the stream to subscribe", func() bool { return h.events.subscribers() == 1 })
+	waitFor(t, "the stream to subscribe", func() bool { return h.fake.EventSubscribers() == 1 })
 
-	a := member("node-a", "10.0.0.1", events.StatusAlive, map[string]string{"role": "web"})
-	h.events.Publish(memberJoin(a))
-	h.events.Publish(events.MemberEvent{Type: events.MemberFailed, Members: []events.Member{a}}) // filtered out
+	a := rpctest.Member("node-a", "10.0.0.1", events.StatusAlive, map[string]string{"role": "web"})
+	h.fake.Publish(memberJoin(a))
+	h.fake.Publish(events.MemberEvent{Type: events.MemberFailed, Members: []events.Member{a}}) // filtered out
 	a.Status = events.StatusLeft
-	h.events.Publish(events.MemberEvent{Type: events.MemberLeave, Members: []events.Member{a}})
+	h.fake.Publish(events.MemberEvent{Type: events.MemberLeave, Members: []events.Member{a}})
 
 	for _, want := range []struct{ event, status string }{{"member-join", "alive"}, {"member-leave", "left"}} {
 		select {
@@ -56,7 +57,7 @@ func TestSerfClientStream(t *testing.T) {
 	if _, err := within(t, "Stop()", func() (int, error) { return 0, c.Stop(handle) }); err != nil {
 		t.Errorf("Stop() = %v; want nil", err)
 	}
-	waitFor(t, "the stream to unsubscribe", func() bool { return h.events.subscribers() == 0 })
+	waitFor(t, "the stream to unsubscribe", func() bool { return h.fake.EventSubscribers() == 0 })
 
 	t.Run("invalid filter", func(t *testing.T) {
 		for _, f := range []string{"member-joined", "member-join,bogus", "users"} {
@@ -86,9 +87,9 @@ func asBytes(v any) []byte {
 
 func TestSerfClientMonitor(t *testing.T) {
 	h := startServer(t, nil)
-	h.logs.Log(slog.LevelDebug, "[DEBUG] old debug")
-	h.logs.Log(slog.LevelInfo, "[INFO] old info")
-	h.logs.Log(slog.LevelError, "[ERR] old error")
+	h.fake.Log(slog.LevelDebug, "[DEBUG] old debug")
+	h.fake.Log(slog.LevelInfo, "[INFO] old info")
+	h.fake.Log(slog.LevelError, "[ERR] old error")
 	c := serfClient(t, h, "")
 
 	ch := make(chan string, 16)
@@ -96,9 +97,9 @@ func TestSerfClientMonitor(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Monitor(info) = %v; want nil", err)
 	}
-	waitFor(t, "the monitor to subscribe", func() bool { return h.logs.subscribers() == 1 })
-	h.logs.Log(slog.LevelDebug, "[DEBUG] new debug")
-	h.logs.Log(slog.LevelWarn, "[WARN] new warning")
+	waitFor(t, "the monitor to subscribe", func() bool { return h.fake.LogSubscribers() == 1 })
+	h.fake.Log(slog.LevelDebug, "[DEBUG] new debug")
+	h.fake.Log(slog.LevelWarn, "[WARN] new warning")
 	for _, want := range []string{"[INFO] old info", "[ERR] old error", "[WARN] new warning"} {
 		select {
 		case got := <-ch:
@@ -118,7 +119,7 @@ func TestSerfClientMonitor(t *testing.T) {
 	if _, err := within(t, "Stop()", func() (int, error) { return 0, c.Stop(handle) }); err != nil {
 		t.Errorf("Stop() = %v; want nil", err)
 	}
-	waitFor(t, "the monitor to unsubscribe", func() bool { return h.logs.subscribers() == 0 })
+	waitFor(t, "the monitor to unsubscribe", func() bool { return h.fake.LogSubscribers() == 0 })
 	// A new monitor may be opened once the old one is stopped.
 	ch = make(chan string, 4)
 	handle, err = within(t, "Monitor()", func() (client.StreamHandle, error) { return c.Monitor("ERR", ch) })
@@ -147,7 +148,7 @@ func TestSerfClientLeave(t *testing.T) {
 	if _, err := within(t, "Leave()", func() (int, error) { return 0, c.Leave() }); err != nil {
 		t.Errorf("Leave() = %v; want nil", err)
 	}
-	if n := h.local.leaveCount(); n != 1 {
+	if n := h.fake.Leaves(); n != 1 {
 		t.Errorf("agent saw %d leaves; want 1", n)
 	}
 	// Like the serf CLI: hang up after the leave. The server waits for
@@ -168,7 +169,7 @@ func TestSerfClientLeave(t *testing.T) {
 
 func TestSerfClientLeaveError(t *testing.T) {
 	h := startServer(t, nil)
-	h.local.leaveErr = errFake
+	h.fake.Update(func(a *rpctest.Agent) { a.LeaveErr = errFake })
 	c := serfClient(t, h, "")
 	_, err := within(t, "Leave()", func() (int, error) { return 0, c.Leave() })
 	wantSerfErr(t, "Leave()", err, "fake failure")

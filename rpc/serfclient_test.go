@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/rpc"
+	"github.com/agentd/agent/rpc/rpctest"
 	"github.com/hashicorp/serf/client"
 )
 
@@ -64,10 +65,10 @@ func wantSerfErr(t *testing.T, what string, err error, want string) {
 
 func TestSerfClientMembers(t *testing.T) {
 	h := startServer(t, nil)
-	h.cluster.setMembers(
-		member("node-a", "10.0.0.1", events.StatusAlive, map[string]string{"role": "web"}),
-		member("node-b", "fd00::2", events.StatusFailed, nil),
-		member("node-c", "10.0.0.3", events.StatusLeft, map[string]string{}),
+	h.fake.SetMembers(
+		rpctest.Member("node-a", "10.0.0.1", events.StatusAlive, map[string]string{"role": "web"}),
+		rpctest.Member("node-b", "fd00::2", events.StatusFailed, nil),
+		rpctest.Member("node-c", "10.0.0.3", events.StatusLeft, map[string]string{}),
 	)
 	c := serfClient(t, h, "")
 	got, err := within(t, "Members()", c.Members)
@@ -123,19 +124,19 @@ func TestSerfClientAuth(t *testing.T) {
 			_, err := within(t, call.name, func() (struct{}, error) { return struct{}{}, call.f() })
 			wantSerfErr(t, call.name+"()", err, "Authentication required")
 		}
-		if h.local.currentTags() != nil || len(h.cluster.joins) != 0 {
-			t.Errorf("refused commands reached the agent: tags %v, joins %v", h.local.currentTags(), h.cluster.joins)
+		if h.fake.Tags() != nil || len(h.fake.Joins()) != 0 {
+			t.Errorf("refused commands reached the agent: tags %v, joins %v", h.fake.Tags(), h.fake.Joins())
 		}
 	})
 }
 
 func TestSerfClientMembersFiltered(t *testing.T) {
 	h := startServer(t, nil)
-	h.cluster.setMembers(
-		member("node-1", "10.0.0.1", events.StatusAlive, map[string]string{"role": "web", "dc": "east"}),
-		member("node-2", "10.0.0.2", events.StatusAlive, map[string]string{"role": "webserver", "dc": "west"}),
-		member("node-3", "10.0.0.3", events.StatusFailed, map[string]string{"role": "db"}),
-		member("other", "10.0.0.4", events.StatusLeft, nil),
+	h.fake.SetMembers(
+		rpctest.Member("node-1", "10.0.0.1", events.StatusAlive, map[string]string{"role": "web", "dc": "east"}),
+		rpctest.Member("node-2", "10.0.0.2", events.StatusAlive, map[string]string{"role": "webserver", "dc": "west"}),
+		rpctest.Member("node-3", "10.0.0.3", events.StatusFailed, map[string]string{"role": "db"}),
+		rpctest.Member("other", "10.0.0.4", events.StatusLeft, nil),
 	)
 	c := serfClient(t, h, "")
 	tests := []struct {
@@ -199,24 +200,20 @@ func TestSerfClientMembersFiltered(t *testing.T) {
 func TestSerfClientJoin(t *testing.T) {
 	h := startServer(t, nil)
 	c := serfClient(t, h, "")
-	h.cluster.joinN = 2
+	h.fake.Update(func(a *rpctest.Agent) { a.JoinN = 2 })
 	n, err := within(t, "Join()", func() (int, error) { return c.Join([]string{"10.0.0.1:7946", "10.0.0.2:7946"}, true) })
 	if n != 2 || err != nil {
 		t.Errorf("Join() = (%d, %v); want (2, nil)", n, err)
 	}
-	h.cluster.mu.Lock()
-	h.cluster.joinN, h.cluster.joinErr = 1, fmt.Errorf("join 10.0.0.9:7946: %w", errFake)
-	h.cluster.mu.Unlock()
+	h.fake.Update(func(a *rpctest.Agent) { a.JoinN, a.JoinErr = 1, fmt.Errorf("join 10.0.0.9:7946: %w", errFake) })
 	n, err = within(t, "Join()", func() (int, error) { return c.Join([]string{"10.0.0.9:7946"}, false) })
 	if n != 1 {
 		t.Errorf("Join() count = %d; want 1", n)
 	}
 	wantSerfErr(t, "Join()", err, "join 10.0.0.9:7946: fake failure")
-	h.cluster.mu.Lock()
-	defer h.cluster.mu.Unlock()
-	want := []joinCall{{[]string{"10.0.0.1:7946", "10.0.0.2:7946"}, true}, {[]string{"10.0.0.9:7946"}, false}}
-	if !reflect.DeepEqual(h.cluster.joins, want) {
-		t.Errorf("agent saw joins %v; want %v", h.cluster.joins, want)
+	want := []rpctest.JoinCall{{Addrs: []string{"10.0.0.1:7946", "10.0.0.2:7946"}, Replay: true}, {Addrs: []string{"10.0.0.9:7946"}}}
+	if got := h.fake.Joins(); !reflect.DeepEqual(got, want) {
+		t.Errorf("agent saw joins %v; want %v", got, want)
 	}
 }
 
@@ -229,36 +226,32 @@ func TestSerfClientForceLeave(t *testing.T) {
 	if _, err := within(t, "ForceLeavePrune()", func() (int, error) { return 0, c.ForceLeavePrune("node-c") }); err != nil {
 		t.Errorf("ForceLeavePrune() = %v; want nil", err)
 	}
-	h.cluster.mu.Lock()
-	h.cluster.forceErr = errFake
-	h.cluster.mu.Unlock()
+	h.fake.Update(func(a *rpctest.Agent) { a.ForceLeaveErr = errFake })
 	_, err := within(t, "ForceLeave()", func() (int, error) { return 0, c.ForceLeave("node-d") })
 	wantSerfErr(t, "ForceLeave()", err, "fake failure")
 
-	h.cluster.mu.Lock()
-	defer h.cluster.mu.Unlock()
-	want := []forceLeaveCall{{"node-b", false}, {"node-c", true}, {"node-d", false}}
-	if !reflect.DeepEqual(h.cluster.forceLeaves, want) {
-		t.Errorf("agent saw force-leaves %v; want %v", h.cluster.forceLeaves, want)
+	want := []rpctest.ForceLeaveCall{{Node: "node-b"}, {Node: "node-c", Prune: true}, {Node: "node-d"}}
+	if got := h.fake.ForceLeaves(); !reflect.DeepEqual(got, want) {
+		t.Errorf("agent saw force-leaves %v; want %v", got, want)
 	}
 }
 
 func TestSerfClientTagsAndStats(t *testing.T) {
 	h := startServer(t, nil)
-	h.local.tags = map[string]string{"role": "web", "old": "x"}
+	h.fake.Update(func(a *rpctest.Agent) { a.LocalTags = map[string]string{"role": "web", "old": "x"} })
 	c := serfClient(t, h, "")
 	if _, err := within(t, "UpdateTags()", func() (int, error) {
 		return 0, c.UpdateTags(map[string]string{"dc": "east", "role": "db"}, []string{"old", "role"})
 	}); err != nil {
 		t.Fatalf("UpdateTags() = %v; want nil", err)
 	}
-	if got, want := h.local.currentTags(), map[string]string{"dc": "east", "role": "db"}; !reflect.DeepEqual(got, want) {
+	if got, want := h.fake.Tags(), map[string]string{"dc": "east", "role": "db"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("tags after UpdateTags() = %v; want %v", got, want)
 	}
-	h.local.mu.Lock()
-	h.local.tagsErr = errFake
-	h.local.stats = map[string]map[string]string{"agent": {"name": "node-a"}, "serf": {"members": "3", "failed": "0"}}
-	h.local.mu.Unlock()
+	h.fake.Update(func(a *rpctest.Agent) {
+		a.TagsErr = errFake
+		a.StatsMap = map[string]map[string]string{"agent": {"name": "node-a"}, "serf": {"members": "3", "failed": "0"}}
+	})
 	_, err := within(t, "UpdateTags()", func() (int, error) { return 0, c.UpdateTags(map[string]string{"a": "b"}, nil) })
 	wantSerfErr(t, "UpdateTags()", err, "fake failure")
 

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/agentd/agent/rpc"
+	"github.com/agentd/agent/rpc/rpctest"
 )
 
 func validConfig() rpc.ServerConfig {
 	cfg := rpc.DefaultServerConfig()
 	cfg.Addr = "127.0.0.1:0"
-	cfg.Cluster, cfg.Local, cfg.Events, cfg.Logs = &fakeCluster{}, &fakeLocal{}, &fakeEvents{}, &fakeLogs{}
+	fake := &rpctest.Agent{}
+	cfg.Cluster, cfg.Local, cfg.Events, cfg.Logs = fake, fake, fake, fake
 	return cfg
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentd/agent/events"
+	"github.com/agentd/agent/rpc/rpctest"
 	"github.com/hashicorp/serf/client"
 )
 
@@ -21,15 +22,13 @@ func TestSerfClientUserEvent(t *testing.T) {
 	if _, err := within(t, "UserEvent()", func() (int, error) { return 0, c.UserEvent("restart", nil, false) }); err != nil {
 		t.Fatalf("UserEvent() = %v; want nil", err)
 	}
-	h.cluster.mu.Lock()
-	h.cluster.userEventErr = errors.New("user event too large: 600 bytes, over the limit of 512")
-	h.cluster.mu.Unlock()
+	h.fake.Update(func(a *rpctest.Agent) {
+		a.UserEventErr = errors.New("user event too large: 600 bytes, over the limit of 512")
+	})
 	_, err := within(t, "UserEvent()", func() (int, error) { return 0, c.UserEvent("big", make([]byte, 600), false) })
 	wantSerfErr(t, "UserEvent()", err, "user event too large: 600 bytes, over the limit of 512")
 
-	h.cluster.mu.Lock()
-	defer h.cluster.mu.Unlock()
-	got := h.cluster.userEvents
+	got := h.fake.UserEvents()
 	if len(got) != 3 || got[0].Name != "deploy" || string(got[0].Payload) != "v42" || !got[0].Coalesce ||
 		got[1].Name != "restart" || len(got[1].Payload) != 0 || got[1].Coalesce || len(got[2].Payload) != 600 {
 		t.Errorf("agent saw user events %+v; want deploy v42 coalesced, restart, big", got)
@@ -45,10 +44,10 @@ func TestSerfClientStreamUserEvents(t *testing.T) {
 		t.Fatalf("Stream() = %v; want nil", err)
 	}
 	defer within(t, "Stop()", func() (int, error) { return 0, c.Stop(handle) })
-	waitFor(t, "the stream to subscribe", func() bool { return h.events.subscribers() == 1 })
+	waitFor(t, "the stream to subscribe", func() bool { return h.fake.EventSubscribers() == 1 })
 
-	h.events.Publish(events.UserEvent{LTime: 7, Name: "restart", Payload: []byte("no")}) // filtered out
-	h.events.Publish(events.UserEvent{LTime: 8, Name: "deploy", Payload: []byte("v42"), Coalesce: true})
+	h.fake.Publish(events.UserEvent{LTime: 7, Name: "restart", Payload: []byte("no")}) // filtered out
+	h.fake.Publish(events.UserEvent{LTime: 8, Name: "deploy", Payload: []byte("v42"), Coalesce: true})
 	select {
 	case rec := <-ch:
 		if rec["Event"] != "user" || rec["Name"] != "deploy" || !bytes.Equal(asBytes(rec["Payload"]), []byte("v42")) ||
@@ -68,12 +67,12 @@ func TestClientUserEventRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop(testCtx(t))
-	waitFor(t, "the stream to subscribe", func() bool { return h.events.subscribers() == 1 })
+	waitFor(t, "the stream to subscribe", func() bool { return h.fake.EventSubscribers() == 1 })
 	if err := c.UserEvent(testCtx(t), "deploy", []byte("v1"), false); err != nil {
 		t.Fatalf("UserEvent = %v", err)
 	}
 	want := events.UserEvent{LTime: 3, Name: "deploy", Payload: []byte("v1"), Coalesce: true}
-	h.events.Publish(want)
+	h.fake.Publish(want)
 	select {
 	case got := <-evs:
 		if !reflect.DeepEqual(got, want) {
@@ -82,9 +81,7 @@ func TestClientUserEventRoundTrip(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no user event streamed within 10s")
 	}
-	h.cluster.mu.Lock()
-	defer h.cluster.mu.Unlock()
-	if len(h.cluster.userEvents) != 1 || h.cluster.userEvents[0].Name != "deploy" {
-		t.Errorf("agent saw %+v; want one deploy event", h.cluster.userEvents)
+	if got := h.fake.UserEvents(); len(got) != 1 || got[0].Name != "deploy" {
+		t.Errorf("agent saw %+v; want one deploy event", got)
 	}
 }

@@ -5,25 +5,27 @@ import (
 	"maps"
 	"slices"
 	"testing"
+
+	"github.com/agentd/agent/rpc/rpctest"
 )
 
 func TestJoin(t *testing.T) {
-	f := &fakeAgent{joinN: 2}
-	addr, _ := f.serve(t, "")
+	f := &rpctest.Agent{JoinN: 2}
+	addr, _ := serve(t, f, "")
 	res := runCLI(t, "join", "--rpc-addr", addr, "--replay", "10.0.0.1:7946", "10.0.0.2")
 	res.check(t, exitOK, "")
 	if want := "Successfully joined cluster by contacting 2 nodes.\n"; res.stdout != want {
 		t.Errorf("join stdout = %q; want %q", res.stdout, want)
 	}
-	joins, _, _, _ := f.calls()
-	if len(joins) != 1 || !slices.Equal(joins[0].addrs, []string{"10.0.0.1:7946", "10.0.0.2"}) || !joins[0].replay {
+	joins := f.Joins()
+	if len(joins) != 1 || !slices.Equal(joins[0].Addrs, []string{"10.0.0.1:7946", "10.0.0.2"}) || !joins[0].Replay {
 		t.Errorf("agent got joins %+v; want one of [10.0.0.1:7946 10.0.0.2] with replay", joins)
 	}
 }
 
 func TestJoinFailure(t *testing.T) {
-	f := &fakeAgent{joinErr: errors.Join(errors.New("join a:1: refused"), errors.New("join b:1: refused"))}
-	addr, _ := f.serve(t, "")
+	f := &rpctest.Agent{JoinErr: errors.Join(errors.New("join a:1: refused"), errors.New("join b:1: refused"))}
+	addr, _ := serve(t, f, "")
 	res := runCLI(t, "join", "--rpc-addr", addr, "a:1", "b:1")
 	res.check(t, exitFailure, "error: join a:1: refused; join b:1: refused\n")
 	if res.stdout != "" {
@@ -32,8 +34,8 @@ func TestJoinFailure(t *testing.T) {
 }
 
 func TestJoinPartial(t *testing.T) {
-	f := &fakeAgent{joinN: 1, joinErr: errors.New("join b:1: refused")}
-	addr, _ := f.serve(t, "")
+	f := &rpctest.Agent{JoinN: 1, JoinErr: errors.New("join b:1: refused")}
+	addr, _ := serve(t, f, "")
 	res := runCLI(t, "join", "--rpc-addr", addr, "a:1", "b:1")
 	res.check(t, exitFailure, "error: join b:1: refused\n")
 	if want := "Successfully joined cluster by contacting 1 nodes.\n"; res.stdout != want {
@@ -42,31 +44,31 @@ func TestJoinPartial(t *testing.T) {
 }
 
 func TestLeave(t *testing.T) {
-	f := &fakeAgent{}
-	addr, _ := f.serve(t, "")
+	f := &rpctest.Agent{}
+	addr, _ := serve(t, f, "")
 	res := runCLI(t, "leave", "--rpc-addr", addr)
 	res.check(t, exitOK, "")
 	if want := "Graceful leave complete\n"; res.stdout != want {
 		t.Errorf("leave stdout = %q; want %q", res.stdout, want)
 	}
-	if _, _, leaves, _ := f.calls(); leaves != 1 {
+	if leaves := f.Leaves(); leaves != 1 {
 		t.Errorf("agent got %d leaves; want 1", leaves)
 	}
 }
 
 func TestLeaveFailure(t *testing.T) {
-	addr, _ := (&fakeAgent{leaveErr: errors.New("leave: timed out broadcasting the intent")}).serve(t, "")
+	addr, _ := serve(t, &rpctest.Agent{LeaveErr: errors.New("leave: timed out broadcasting the intent")}, "")
 	res := runCLI(t, "leave", "--rpc-addr", addr)
 	res.check(t, exitFailure, "error: leave: timed out broadcasting the intent\n")
 }
 
 func TestForceLeave(t *testing.T) {
-	f := &fakeAgent{}
-	addr, _ := f.serve(t, "")
+	f := &rpctest.Agent{}
+	addr, _ := serve(t, f, "")
 	runCLI(t, "force-leave", "--rpc-addr", addr, "web-3").check(t, exitOK, "")
 	runCLI(t, "force-leave", "--prune", "--rpc-addr", addr, "web-4").check(t, exitOK, "")
-	_, got, _, _ := f.calls()
-	want := []forceLeaveCall{{"web-3", false}, {"web-4", true}}
+	got := f.ForceLeaves()
+	want := []rpctest.ForceLeaveCall{{Node: "web-3"}, {Node: "web-4", Prune: true}}
 	if !slices.Equal(got, want) {
 		t.Errorf("agent got force-leaves %+v; want %+v", got, want)
 	}
@@ -74,26 +76,26 @@ func TestForceLeave(t *testing.T) {
 
 func TestForceLeaveUnknownNode(t *testing.T) {
 	// The agent's own message reaches the user unchanged.
-	addr, _ := (&fakeAgent{forceErr: errors.New("force-leave ghost: no such member")}).serve(t, "")
+	addr, _ := serve(t, &rpctest.Agent{ForceLeaveErr: errors.New("force-leave ghost: no such member")}, "")
 	res := runCLI(t, "force-leave", "--rpc-addr", addr, "ghost")
 	res.check(t, exitFailure, "error: force-leave ghost: no such member\n")
 }
 
 func TestTags(t *testing.T) {
-	f := &fakeAgent{tags: map[string]string{"zone": "a", "old": "x"}}
-	addr, _ := f.serve(t, "")
+	f := &rpctest.Agent{LocalTags: map[string]string{"zone": "a", "old": "x"}}
+	addr, _ := serve(t, f, "")
 	res := runCLI(t, "tags", "--rpc-addr", addr, "--set", "role=web", "--set", "zone=b", "--delete", "old")
 	res.check(t, exitOK, "")
 	if want := "Successfully updated agent tags\n"; res.stdout != want {
 		t.Errorf("tags stdout = %q; want %q", res.stdout, want)
 	}
-	if _, _, _, tags := f.calls(); !maps.Equal(tags, map[string]string{"role": "web", "zone": "b"}) {
+	if tags := f.Tags(); !maps.Equal(tags, map[string]string{"role": "web", "zone": "b"}) {
 		t.Errorf("agent tags = %v; want role=web zone=b", tags)
 	}
 }
 
 func TestTagsFailure(t *testing.T) {
-	addr, _ := (&fakeAgent{tagsErr: errors.New("set tags: encoded tags exceed 512 bytes")}).serve(t, "")
+	addr, _ := serve(t, &rpctest.Agent{TagsErr: errors.New("set tags: encoded tags exceed 512 bytes")}, "")
 	res := runCLI(t, "tags", "--rpc-addr", addr, "--set", "big=x")
 	res.check(t, exitFailure, "error: set tags: encoded tags exceed 512 bytes\n")
 }

@@ -20,7 +20,7 @@ func TestAgentNotRunning(t *testing.T) {
 }
 
 func TestRPCAddrFromEnv(t *testing.T) {
-	addr, _ := clusterAgent().serve(t, "")
+	addr, _ := serve(t, clusterAgent(), "")
 	res := runCLIEnv(t, map[string]string{envRPCAddr: addr}, "members", "--name", "db-1", "--format", "json")
 	res.check(t, exitOK, "")
 	if got := memberNames(t, res.stdout); got != "db-1" {
@@ -33,7 +33,7 @@ func TestRPCAddrFromEnv(t *testing.T) {
 }
 
 func TestRPCAuth(t *testing.T) {
-	addr, _ := clusterAgent().serve(t, "s3cret")
+	addr, _ := serve(t, clusterAgent(), "s3cret")
 
 	res := runCLI(t, "members", "--rpc-addr", addr, "--rpc-auth", "wrong")
 	res.check(t, exitFailure, "error: connecting to agent at "+addr+": the agent rejected the RPC auth key (--rpc-auth or $AGENT_RPC_AUTH)\n")

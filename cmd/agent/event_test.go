@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"testing"
+
+	"github.com/agentd/agent/rpc/rpctest"
 )
 
 func TestEvent(t *testing.T) {
@@ -16,16 +18,14 @@ func TestEvent(t *testing.T) {
 		{[]string{"--coalesce=false", "restart"}, "Event 'restart' dispatched! Coalescing enabled: false\n", "restart", "", false},
 	}
 	for _, tt := range tests {
-		f := &fakeAgent{}
-		addr, _ := f.serve(t, "")
+		f := &rpctest.Agent{}
+		addr, _ := serve(t, f, "")
 		res := runCLI(t, append([]string{"event", "--rpc-addr", addr}, tt.args...)...)
 		res.check(t, exitOK, "")
 		if res.stdout != tt.wantOut {
 			t.Errorf("event %v stdout = %q; want %q", tt.args, res.stdout, tt.wantOut)
 		}
-		f.mu.Lock()
-		got := f.userEvents
-		f.mu.Unlock()
+		got := f.UserEvents()
 		if len(got) != 1 || got[0].Name != tt.name || string(got[0].Payload) != tt.pay || got[0].Coalesce != tt.wantCoalesce {
 			t.Errorf("event %v: agent got %+v; want %s %q coalesce=%t", tt.args, got, tt.name, tt.pay, tt.wantCoalesce)
 		}
@@ -33,8 +33,8 @@ func TestEvent(t *testing.T) {
 }
 
 func TestEventErrors(t *testing.T) {
-	f := &fakeAgent{userEventErr: errors.New(`user event too large: user event "deploy": name and payload are 600 bytes, over the limit of 512 (user_event_size_limit)`)}
-	addr, _ := f.serve(t, "")
+	f := &rpctest.Agent{UserEventErr: errors.New(`user event too large: user event "deploy": name and payload are 600 bytes, over the limit of 512 (user_event_size_limit)`)}
+	addr, _ := serve(t, f, "")
 	res := runCLI(t, "event", "--rpc-addr", addr, "deploy", "x")
 	res.check(t, exitFailure, `error: user event too large: user event "deploy": name and payload are 600 bytes, over the limit of 512 (user_event_size_limit)`+"\n")
 

@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/agentd/agent/rpc/rpctest"
 )
 
-func statsAgent() *fakeAgent {
-	return &fakeAgent{stats: map[string]map[string]string{
+func statsAgent() *rpctest.Agent {
+	return &rpctest.Agent{StatsMap: map[string]map[string]string{
 		"serf":    {"members": "3", "failed": "1", "left": "0"},
 		"agent":   {"name": "n1", "version": "0.1.0"},
 		"tags":    {"role": "web"},
@@ -15,7 +17,7 @@ func statsAgent() *fakeAgent {
 }
 
 func TestInfoText(t *testing.T) {
-	addr, _ := statsAgent().serve(t, "")
+	addr, _ := serve(t, statsAgent(), "")
 	res := runCLI(t, "info", "--rpc-addr", addr)
 	res.check(t, exitOK, "")
 	want := "agent:\n\tname = n1\n\tversion = 0.1.0\n" +
@@ -28,7 +30,7 @@ func TestInfoText(t *testing.T) {
 }
 
 func TestInfoJSON(t *testing.T) {
-	addr, _ := statsAgent().serve(t, "")
+	addr, _ := serve(t, statsAgent(), "")
 	res := runCLI(t, "info", "--format", "json", "--rpc-addr", addr)
 	res.check(t, exitOK, "")
 	want := `{

@@ -5,19 +5,20 @@ import (
 	"testing"
 
 	"github.com/agentd/agent/events"
+	"github.com/agentd/agent/rpc/rpctest"
 )
 
 // clusterAgent is a fake agent with three members, not in name order.
-func clusterAgent() *fakeAgent {
-	return &fakeAgent{members: []events.Member{
-		member("web-2", "10.0.0.2", events.StatusFailed, map[string]string{"role": "web", "dc": "eu"}),
-		member("db-1", "10.0.0.10", events.StatusAlive, map[string]string{"role": "db"}),
-		member("bare", "::1", events.StatusLeft, nil),
+func clusterAgent() *rpctest.Agent {
+	return &rpctest.Agent{MembersList: []events.Member{
+		rpctest.Member("web-2", "10.0.0.2", events.StatusFailed, map[string]string{"role": "web", "dc": "eu"}),
+		rpctest.Member("db-1", "10.0.0.10", events.StatusAlive, map[string]string{"role": "db"}),
+		rpctest.Member("bare", "::1", events.StatusLeft, nil),
 	}}
 }
 
 func TestMembersText(t *testing.T) {
-	addr, _ := clusterAgent().serve(t, "")
+	addr, _ := serve(t, clusterAgent(), "")
 	res := runCLI(t, "members", "--rpc-addr", addr)
 	res.check(t, exitOK, "")
 	want := "" +
@@ -31,7 +32,7 @@ func TestMembersText(t *testing.T) {
 }
 
 func TestMembersDetailed(t *testing.T) {
-	addr, _ := clusterAgent().serve(t, "")
+	addr, _ := serve(t, clusterAgent(), "")
 	res := runCLI(t, "members", "--detailed", "--rpc-addr", addr)
 	res.check(t, exitOK, "")
 	want := "" +
@@ -45,7 +46,7 @@ func TestMembersDetailed(t *testing.T) {
 }
 
 func TestMembersJSON(t *testing.T) {
-	addr, _ := clusterAgent().serve(t, "")
+	addr, _ := serve(t, clusterAgent(), "")
 	res := runCLI(t, "members", "--format", "json", "--detailed", "--rpc-addr", addr)
 	res.check(t, exitOK, "")
 	want := `{
@@ -100,7 +101,7 @@ func TestMembersJSON(t *testing.T) {
 }
 
 func TestMembersFilters(t *testing.T) {
-	addr, _ := clusterAgent().serve(t, "")
+	addr, _ := serve(t, clusterAgent(), "")
 	tests := []struct {
 		args []string
 		want string
@@ -122,7 +123,7 @@ func TestMembersFilters(t *testing.T) {
 }
 
 func TestMembersEmptyJSON(t *testing.T) {
-	addr, _ := (&fakeAgent{}).serve(t, "")
+	addr, _ := serve(t, &rpctest.Agent{}, "")
 	res := runCLI(t, "members", "--format", "json", "--rpc-addr", addr)
 	res.check(t, exitOK, "")
 	if want := "{\n  \"members\": []\n}\n"; res.stdout != want {
@@ -165,7 +166,7 @@ func memberNames(t *testing.T, out string) string {
 
 func TestMembersJSONKeepsTags(t *testing.T) {
 	f := clusterAgent()
-	addr, _ := f.serve(t, "")
+	addr, _ := serve(t, f, "")
 	var got membersJSON
 	decodeJSON(t, runCLI(t, "members", "--format=json", "--rpc-addr", addr).stdout, &got)
 	if len(got.Members) != 3 || !maps.Equal(got.Members[2].Tags, map[string]string{"role": "web", "dc": "eu"}) {

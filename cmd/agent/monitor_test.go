@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"testing"
+
+	"github.com/agentd/agent/rpc/rpctest"
 )
 
 // startMonitor runs `agent monitor` in the background and returns its
@@ -21,12 +24,14 @@ func startMonitor(t *testing.T, addr string, args ...string) (*syncBuffer, conte
 }
 
 func TestMonitorStreamsUntilInterrupted(t *testing.T) {
-	f := &fakeAgent{recentLogs: []string{"[INFO] agent: started", "[DEBUG] memberlist: probe"}}
-	addr, _ := f.serve(t, "")
+	f := &rpctest.Agent{}
+	f.Log(slog.LevelInfo, "[INFO] agent: started")
+	f.Log(slog.LevelDebug, "[DEBUG] memberlist: probe")
+	addr, _ := serve(t, f, "")
 	stdout, cancel, done := startMonitor(t, addr, "--log-level", "DEBUG")
 
 	stdout.waitFor(t, "[DEBUG] memberlist: probe\n") // the recent lines, so the monitor is attached
-	f.log("[INFO] agent: live line")
+	f.Log(slog.LevelInfo, "[INFO] agent: live line")
 	stdout.waitFor(t, "[INFO] agent: live line\n")
 
 	cancel()
@@ -38,8 +43,9 @@ func TestMonitorStreamsUntilInterrupted(t *testing.T) {
 }
 
 func TestMonitorAgentGoesAway(t *testing.T) {
-	f := &fakeAgent{recentLogs: []string{"hello"}}
-	addr, srv := f.serve(t, "")
+	f := &rpctest.Agent{}
+	f.Log(slog.LevelInfo, "hello")
+	addr, srv := serve(t, f, "")
 	stdout, _, done := startMonitor(t, addr)
 	stdout.waitFor(t, "hello\n")
 

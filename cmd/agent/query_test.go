@@ -8,11 +8,12 @@ import (
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/rpc"
+	"github.com/agentd/agent/rpc/rpctest"
 )
 
 func TestQueryText(t *testing.T) {
-	f := &fakeAgent{queryAnswers: []rpc.QueryAnswer{{Ack: true, From: "a"}, {From: "a", Payload: []byte("up 3d")}, {Ack: true, From: "b"}}}
-	addr, _ := f.serve(t, "")
+	f := &rpctest.Agent{QueryAnswers: []rpc.QueryAnswer{{Ack: true, From: "a"}, {From: "a", Payload: []byte("up 3d")}, {Ack: true, From: "b"}}}
+	addr, _ := serve(t, f, "")
 	res := runCLI(t, "query", "--rpc-addr", addr, "uptime")
 	res.check(t, exitOK, "")
 	want := "Query 'uptime' dispatched\nAck from 'a'\nResponse from 'a': up 3d\nAck from 'b'\nTotal Acks: 2\nTotal Responses: 1\n"
@@ -22,8 +23,8 @@ func TestQueryText(t *testing.T) {
 }
 
 func TestQueryJSON(t *testing.T) {
-	f := &fakeAgent{queryAnswers: []rpc.QueryAnswer{{Ack: true, From: "b"}, {Ack: true, From: "a"}, {From: "a", Payload: []byte("x")}}}
-	addr, _ := f.serve(t, "")
+	f := &rpctest.Agent{QueryAnswers: []rpc.QueryAnswer{{Ack: true, From: "b"}, {Ack: true, From: "a"}, {From: "a", Payload: []byte("x")}}}
+	addr, _ := serve(t, f, "")
 	res := runCLI(t, "query", "--rpc-addr", addr, "--format", "json", "--node", "a", "--tag", "role=^web$", "--timeout", "2s", "v")
 	res.check(t, exitOK, "")
 	var got struct {
@@ -39,8 +40,8 @@ func TestQueryJSON(t *testing.T) {
 }
 
 func TestQueryErrors(t *testing.T) {
-	f := &fakeAgent{queryErr: rpc.ErrInvalidFilter}
-	addr, _ := f.serve(t, "")
+	f := &rpctest.Agent{QueryErr: rpc.ErrInvalidFilter}
+	addr, _ := serve(t, f, "")
 	if res := runCLI(t, "query", "--rpc-addr", addr, "x"); res.code != exitFailure || !strings.Contains(res.stderr, "error: ") {
 		t.Errorf("refused query: exit %d, stderr %q; want 1 and an error", res.code, res.stderr)
 	}
@@ -55,9 +56,9 @@ func TestReachability(t *testing.T) {
 	alive := func(name string) events.Member {
 		return events.Member{Name: name, Addr: net.ParseIP("10.0.0.1"), Port: 7946, Status: events.StatusAlive}
 	}
-	f := &fakeAgent{members: []events.Member{alive("a"), alive("b")},
-		queryAnswers: []rpc.QueryAnswer{{Ack: true, From: "a"}, {Ack: true, From: "b"}}}
-	addr, _ := f.serve(t, "")
+	f := &rpctest.Agent{MembersList: []events.Member{alive("a"), alive("b")},
+		QueryAnswers: []rpc.QueryAnswer{{Ack: true, From: "a"}, {Ack: true, From: "b"}}}
+	addr, _ := serve(t, f, "")
 	res := runCLI(t, "reachability", "--rpc-addr", addr, "--verbose")
 	res.check(t, exitOK, "")
 	for _, want := range []string{"Ack from 'a'", "Ack from 'b'", "live members: 2, acks: 2", "Successfully contacted all live nodes"} {
@@ -66,9 +67,7 @@ func TestReachability(t *testing.T) {
 		}
 	}
 
-	f.mu.Lock()
-	f.queryAnswers = f.queryAnswers[:1]
-	f.mu.Unlock()
+	f.Update(func(a *rpctest.Agent) { a.QueryAnswers = a.QueryAnswers[:1] })
 	res = runCLI(t, "reachability", "--rpc-addr", addr)
 	res.check(t, exitFailure, "error: no ack from 1 live member(s): [b]\n")
 }
