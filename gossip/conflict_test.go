@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentd/agent/gossip"
+	"github.com/agentd/agent/gossip/memnet"
 	"github.com/hashicorp/serf/serf"
 )
 
@@ -37,11 +39,21 @@ func TestNameConflictResolvedByMajority(t *testing.T) {
 // In a cluster of ours and Serf's, an impostor of ours that takes a Serf
 // node's name is outvoted (Serf's answers decoded by us), and the Serf
 // node, which asks too (our answers decoded by Serf), keeps its name.
+// The nodes run on a network of their own: see TestSerfInteropQueries.
 func TestSerfInteropNameConflict(t *testing.T) {
-	ours0, _ := startNode(t, fastConfig(t, "ours-0"))
-	ours1, _ := startNode(t, fastConfig(t, "ours-1"))
-	serf0 := startSerfWith(t, "serf-0", nil, func(c *serf.Config) { c.EnableNameConflictResolution = true })
-	serf1 := startSerf(t, "serf-1", nil)
+	nw := memnet.New(memnet.Config{Seed: 5})
+	t.Cleanup(func() { _ = nw.Close() })
+	ourNode := func(name string) *gossip.Node {
+		cfg := fastConfig(t, name)
+		cfg.Transport = nw.NewTransport()
+		n, _ := startNode(t, cfg)
+		return n
+	}
+	serfNode := func(name string) *serf.Serf {
+		return startSerfWith(t, name, nil, func(c *serf.Config) { c.MemberlistConfig.Transport = nw.NewTransport() })
+	}
+	ours0, ours1 := ourNode("ours-0"), ourNode("ours-1")
+	serf0, serf1 := serfNode("serf-0"), serfNode("serf-1")
 	for _, addr := range []string{ours0.Addr(), serfAddr(serf0), serfAddr(serf1)} {
 		if _, err := ours1.Join(context.Background(), []string{addr}, false); err != nil {
 			t.Fatal(err)
@@ -53,7 +65,7 @@ func TestSerfInteropNameConflict(t *testing.T) {
 		}
 		return ""
 	})
-	impostor, _ := startNode(t, fastConfig(t, "serf-0"))
+	impostor := ourNode("serf-0")
 	_, _ = impostor.Join(context.Background(), []string{ours0.Addr()}, false)
 	select {
 	case <-impostor.Done():
