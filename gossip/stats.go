@@ -41,7 +41,7 @@ type Stats struct {
 	// events refused as too old are not counted).
 	UserEvents uint64
 	// UserEventsTooOld counts user events that arrived more than the dedup
-	// buffer's 512 event-clock ticks late and were dropped, since nobody
+	// buffer's window (8,192 event-clock ticks) late and were dropped, since nobody
 	// can tell whether they were already delivered.
 	UserEventsTooOld uint64
 	// IntentsDropped counts broadcasts pruned from an over-full queue.
