@@ -84,6 +84,7 @@ func New(cfg Config, logger *slog.Logger, tune func(*gossip.Config)) (*Agent, er
 	gc.AdvertiseAddr, gc.AdvertisePort = cfg.AdvertiseAddr, cfg.AdvertisePort
 	gc.Tags = maps.Clone(cfg.Tags)
 	gc.Protocol = cfg.Protocol
+	gc.Compression = cfg.Compression
 	if err := gc.SetProfile(cfg.Profile); err != nil {
 		return nil, err
 	}

@@ -77,6 +77,13 @@ func TestResolveDefaultsAndErrors(t *testing.T) {
 	if c.BindAddr != "0.0.0.0" || c.BindPort != 7946 || c.RPCAddr != "127.0.0.1:7373" || c.Profile != "lan" || c.Protocol != 5 || c.LogLevel != "info" || c.UserEventSizeLimit != 512 {
 		t.Errorf("defaults = %+v; want bind 0.0.0.0:7946, rpc 127.0.0.1:7373, lan, protocol 5, info, user event limit 512", c)
 	}
+	if !c.Compression {
+		t.Error("Compression off by default; Serf compresses unless enable_compression is false")
+	}
+	off := false
+	if c, err := Resolve(&FileConfig{EnableCompression: &off}); err != nil || c.Compression {
+		t.Errorf("Resolve(enable_compression false) = compression %t, %v; want off", c.Compression, err)
+	}
 	s := func(v string) *string { return &v }
 	n := func(v int) *int { return &v }
 	tests := []struct {

@@ -61,6 +61,8 @@ type Config struct {
 	// UserEventSizeLimit bounds a user event's name and payload, and its
 	// encoded message (user_event_size_limit: default 512, at most 9216).
 	UserEventSizeLimit int
+	// Compression compresses gossip (enable_compression, --disable-compression).
+	Compression bool
 
 	// File is the merged file-and-flag layer this was resolved from, kept
 	// for the settings later layers (events, keys, snapshots) act on.
@@ -115,6 +117,7 @@ func Resolve(fc *FileConfig) (Config, error) {
 		ReplayOnJoin:      fc.ReplayOnJoin != nil && *fc.ReplayOnJoin,
 		LogJSON:           fc.LogJSON != nil && *fc.LogJSON,
 		LeaveOnTerm:       fc.LeaveOnTerm != nil && *fc.LeaveOnTerm,
+		Compression:       fc.EnableCompression == nil || *fc.EnableCompression,
 		SkipLeaveOnInt:    fc.SkipLeaveOnInt != nil && *fc.SkipLeaveOnInt,
 		BroadcastTimeout:  5 * time.Second,
 		ReconnectInterval: dur(fc.ReconnectInterval),

@@ -112,6 +112,11 @@ type Config struct {
 	// Label is memberlist's cluster label: packets and streams with another
 	// label are refused, so two clusters never merge by accident.
 	Label string
+	// Compression compresses every gossip packet and push/pull exchange
+	// with LZW (memberlist's EnableCompression; Serf's enable_compression).
+	// Peers read compressed and plain messages alike, so members may
+	// differ.
+	Compression bool
 
 	// QuerySizeLimit bounds an encoded query (query_size_limit).
 	QuerySizeLimit int
@@ -182,6 +187,7 @@ func DefaultConfig() Config {
 		Protocol:               ProtocolDefault,
 		Profile:                ProfileLAN,
 		Timing:                 timing,
+		Compression:            true,
 		UserEventSizeLimit:     512,
 		QuerySizeLimit:         1024,
 		QueryResponseSizeLimit: 1024,
@@ -310,6 +316,7 @@ func (c *Config) memberlistConfig(logger *slog.Logger) *memberlist.Config {
 	mc.IndirectChecks = t.IndirectChecks
 	mc.TCPTimeout = t.TCPTimeout
 	mc.Label = c.Label
+	mc.EnableCompression = c.Compression
 	mc.Logger = newMemberlistLogger(logger)
 	if c.Transport != nil {
 		mc.Transport = c.Transport

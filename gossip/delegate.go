@@ -49,9 +49,7 @@ func (d *messageDelegate) NotifyMsg(buf []byte) {
 			n.intents.QueueBroadcast(newBroadcast(clone(buf), intentName(msg.Leave.Node), nil))
 		}
 	case msgUserEvent:
-		if n.handleUserEvent(*msg.UserEvent, 0) {
-			n.spreadUserEvent(clone(buf))
-		}
+		n.handleUserEvent(*msg.UserEvent, 0, buf)
 	case msgQuery:
 		n.handleQuery(*msg.Query, clone(buf))
 	case msgQueryResponse:
@@ -158,7 +156,7 @@ func (d *messageDelegate) MergeRemoteState(buf []byte, join bool) {
 			continue
 		}
 		for _, e := range b.Events {
-			n.handleUserEvent(userEventMessage{LTime: b.LTime, Name: e.Name, Payload: e.Payload}, minTime)
+			n.handleUserEvent(userEventMessage{LTime: b.LTime, Name: e.Name, Payload: e.Payload}, minTime, nil)
 		}
 	}
 }

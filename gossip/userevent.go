@@ -40,15 +40,16 @@ func (n *Node) UserEvent(name string, payload []byte, coalesce bool) error {
 			ErrUserEventTooLarge, name, len(raw), limit)
 	}
 	n.eventClock.Increment()
-	n.handleUserEvent(msg, 0)
-	n.spreadUserEvent(raw)
+	n.handleUserEvent(msg, 0, raw)
 	return nil
 }
 
-// handleUserEvent records a user event and delivers it if it is new; true
-// means it was, and should be passed on. minTime, if above the node's own
-// minimum, refuses older events (a join replays only Serf's window).
-func (n *Node) handleUserEvent(msg userEventMessage, minTime LamportTime) bool {
+// handleUserEvent records a user event and, if it is new, passes raw (its
+// encoding; nil: do not pass it on) to other members and then delivers it,
+// so that the local handlers' start does not delay the next hops. minTime,
+// if above the node's own minimum, refuses older events (a join replays
+// only Serf's window).
+func (n *Node) handleUserEvent(msg userEventMessage, minTime LamportTime, raw []byte) {
 	n.eventClock.Witness(msg.LTime)
 	n.evMu.Lock()
 	rec := userEventRecord{Name: msg.Name, Payload: bytes.Clone(msg.Payload)}
@@ -59,11 +60,13 @@ func (n *Node) handleUserEvent(msg userEventMessage, minTime LamportTime) bool {
 		n.logger.Debug("dropping a user event too old to tell whether it is new", "event", msg.Name, "ltime", msg.LTime, "clock", n.eventClock.Time())
 	}
 	if res != addedNew {
-		return false
+		return
+	}
+	if raw != nil {
+		n.spreadUserEvent(bytes.Clone(raw)) // raw may be memberlist's buffer
 	}
 	n.stats.userEvents.Add(1)
 	n.out.push(events.UserEvent{LTime: uint64(msg.LTime), Name: msg.Name, Payload: bytes.Clone(msg.Payload), Coalesce: msg.CC})
-	return true
 }
 
 // spreadUserEvent passes an encoded user event on: straight to a few

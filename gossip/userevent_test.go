@@ -170,7 +170,11 @@ func TestJoinReplay(t *testing.T) {
 }
 
 func TestSerfInteropUserEvents(t *testing.T) {
-	ours, ourLog := startNode(t, fastConfig(t, "ours"))
+	// Ours sends plain packets, Serf compressed ones (its default): each
+	// reads the other's.
+	cfg := fastConfig(t, "ours")
+	cfg.Compression = false
+	ours, ourLog := startNode(t, cfg)
 	serfEvents := make(chan serf.Event, 64)
 	theirs := startSerfWith(t, "serf", nil, func(c *serf.Config) { c.EventCh = serfEvents })
 	if _, err := theirs.Join([]string{ours.Addr()}, false); err != nil {

@@ -75,7 +75,9 @@ type procFigures struct {
 	rpcRTT   time.Duration // members call over an open connection
 	event    time.Duration // `event --coalesce=false` started to the last handler run
 	eventCC  time.Duration // the same with --coalesce=true
+	eventOne time.Duration // an event only the last agent handles, to its run
 	query    time.Duration // `query` started to the command's end
+	floor    time.Duration // the CLI's start, then 20 handler runs at once
 }
 
 // rows returns the figures as suite rows beside serf's (nil: not measured).
@@ -97,7 +99,10 @@ func (f *procFigures) rows(serf *procFigures) []bench.Row {
 		row("members RPC round trip", "ms", func(g *procFigures) float64 { return ms(g.rpcRTT) }),
 		row("event command to the last handler run", "ms", func(g *procFigures) float64 { return ms(g.event) }),
 		row("coalesced event command to the last handler run", "ms", func(g *procFigures) float64 { return ms(g.eventCC) }),
+		row("event command to the one handler of a remote agent", "ms", func(g *procFigures) float64 { return ms(g.eventOne) }),
 		row("query command answered by every handler", "ms", func(g *procFigures) float64 { return ms(g.query) }),
+		{Scenario: "agent processes", Metric: "floor: CLI start, then the 20 handlers started at once", N: f.n, Unit: "ms", Ours: ms(f.floor),
+			Note: "no agent involved: the least any implementation's event row can take on this machine"},
 	}
 }
 
@@ -110,13 +115,17 @@ func benchProcesses(b *testing.B, fl flavor) *procFigures {
 	for b.Loop() {
 		f = &procFigures{n: n}
 		marks := b.TempDir()
+		mark, answer := benchHandlers(b, marks)
 		var ps []*proc
 		var ready time.Duration
 		for i := range n {
 			name := fmt.Sprintf("bench-%02d", i)
 			flags := []string{"node", name, "tag", "role=web",
-				"event-handler", fmt.Sprintf("user:bench=date +%%s%%N > %s", filepath.Join(marks, name)),
-				"event-handler", "query:bench=echo ok"}
+				"event-handler", "user:bench=" + mark,
+				"event-handler", "query:bench=" + answer}
+			if i == n-1 {
+				flags = append(flags, "event-handler", "user:solo="+mark)
+			}
 			if i > 0 {
 				flags = append(flags, "join", ps[0].gossip)
 			}
@@ -165,16 +174,20 @@ func benchProcesses(b *testing.B, fl flavor) *procFigures {
 		}
 		f.rssKB = float64(rss) / n
 		f.ready = ready / n
-		f.event = lastHandlerRun(b, fl, ps, marks, false)
-		f.eventCC = lastHandlerRun(b, fl, ps, marks, true)
+		f.event = lastHandlerRun(b, fl, ps[0], ps, marks, "bench", false)
+		f.eventCC = lastHandlerRun(b, fl, ps[0], ps, marks, "bench", true)
+		f.eventOne = lastHandlerRun(b, fl, ps[0], ps[n-1:], marks, "solo", false)
 		f.query = timeQuery(b, fl, ps[0])
+		f.floor = spawnFloor(b, fl, ps, marks, mark)
 		b.ReportMetric(f.converge.Seconds(), "converge-s")
 		b.ReportMetric(f.rssKB/1024, "RSS-MiB/agent")
 		b.ReportMetric(float64(f.ready.Microseconds())/1000, "ready-ms")
 		b.ReportMetric(float64(f.rpcRTT.Microseconds())/1000, "members-rpc-ms")
 		b.ReportMetric(float64(f.event.Microseconds())/1000, "event-ms")
 		b.ReportMetric(float64(f.eventCC.Microseconds())/1000, "event-coalesced-ms")
+		b.ReportMetric(float64(f.eventOne.Microseconds())/1000, "event-one-ms")
 		b.ReportMetric(float64(f.query.Microseconds())/1000, "query-ms")
+		b.ReportMetric(float64(f.floor.Microseconds())/1000, "floor-ms")
 		for _, p := range ps {
 			_ = p.cmd.Process.Kill()
 		}
@@ -182,21 +195,59 @@ func benchProcesses(b *testing.B, fl flavor) *procFigures {
 	return f
 }
 
-// lastHandlerRun runs `event --coalesce=COALESCE bench` against the first
-// agent and returns the time from just before the command started until
-// the last handler wrote its timestamp.
-func lastHandlerRun(b *testing.B, fl flavor, ps []*proc, marks string, coalesce bool) time.Duration {
+// benchHandlers writes the handler scripts into dir: mark writes the time
+// into dir/$SERF_SELF_NAME, answer prints "ok". Scripts, the usual form of
+// a handler, for both implementations.
+func benchHandlers(b *testing.B, dir string) (mark, answer string) {
+	mark, answer = filepath.Join(dir, "mark.sh"), filepath.Join(dir, "answer.sh")
+	for path, body := range map[string]string{
+		mark:   fmt.Sprintf("#!/bin/sh\ndate +%%s%%N > %s/\"$SERF_SELF_NAME\"\n", dir),
+		answer: "#!/bin/sh\necho ok\n",
+	} {
+		if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return mark, answer
+}
+
+// spawnFloor measures what an event row cannot go below on this machine,
+// with no agent involved: the CLI's start (`version`), then the 20 mark
+// handlers started at once from this process, as the 20 agents start
+// theirs, until the last one wrote its time.
+func spawnFloor(b *testing.B, fl flavor, ps []*proc, marks, mark string) time.Duration {
+	clearMarks(b, ps, marks)
+	start := time.Now()
+	if out, err := exec.Command(fl.bin, "version").CombinedOutput(); err != nil {
+		b.Fatalf("%s version: %v\n%s", fl.bin, err, out)
+	}
+	errs := make(chan error, len(ps))
+	for _, p := range ps {
+		go func() {
+			cmd := exec.Command(mark)
+			cmd.Env = append(os.Environ(), "SERF_SELF_NAME="+p.name)
+			errs <- cmd.Run()
+		}()
+	}
+	for range ps {
+		if err := <-errs; err != nil {
+			b.Fatalf("mark handler: %v", err)
+		}
+	}
+	return lastMark(b, ps, marks).Sub(start)
+}
+
+func clearMarks(b *testing.B, ps []*proc, marks string) {
 	for _, p := range ps {
 		if err := os.Remove(filepath.Join(marks, p.name)); err != nil && !os.IsNotExist(err) {
 			b.Fatal(err)
 		}
 	}
-	start := time.Now()
-	cmd := exec.Command(fl.bin, fl.args([]string{"event"}, "rpc-addr", ps[0].rpc)...)
-	cmd.Args = append(cmd.Args, fmt.Sprintf("%scoalesce=%t", fl.dash, coalesce), "bench", "x")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("%s event: %v\n%s", fl.bin, err, out)
-	}
+}
+
+// lastMark waits for every agent's mark file and returns the latest time
+// written.
+func lastMark(b *testing.B, ps []*proc, marks string) time.Time {
 	var last time.Time
 	deadline := time.Now().Add(30 * time.Second)
 	for _, p := range ps {
@@ -214,7 +265,21 @@ func lastHandlerRun(b *testing.B, fl flavor, ps []*proc, marks string, coalesce 
 			time.Sleep(time.Millisecond)
 		}
 	}
-	return last.Sub(start)
+	return last
+}
+
+// lastHandlerRun runs `event --coalesce=COALESCE NAME` against agent via
+// and returns the time from just before the command started until the
+// last handler of ps wrote its timestamp.
+func lastHandlerRun(b *testing.B, fl flavor, via *proc, ps []*proc, marks, name string, coalesce bool) time.Duration {
+	clearMarks(b, ps, marks)
+	start := time.Now()
+	cmd := exec.Command(fl.bin, fl.args([]string{"event"}, "rpc-addr", via.rpc)...)
+	cmd.Args = append(cmd.Args, fmt.Sprintf("%scoalesce=%t", fl.dash, coalesce), name, "x")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%s event: %v\n%s", fl.bin, err, out)
+	}
+	return lastMark(b, ps, marks).Sub(start)
 }
 
 // timeQuery runs `query bench` against p with the default timeout and

@@ -21,6 +21,7 @@ type runValues struct {
 	configPaths                    []string
 	broadcastTimeout               durationValue
 	leaveOnTerm, skipLeaveOnInt    bool
+	disableCompression             bool
 	tagsFile, snapshot             string
 	reconnectInterval              durationValue
 	reconnectTimeout, tombstoneTTL durationValue
@@ -76,6 +77,7 @@ also ends the daemon after a graceful leave. Logs go to stderr.`,
 	f.StringArrayVar(&v.eventHandlers, "event-handler", nil, "event handler `[FILTER=]SCRIPT`, in Serf's syntax; repeatable")
 	f.Var(&v.handlerTimeout, "handler-timeout", "how long one event handler run may take before its process group is killed (default 60s)")
 	f.Var(&v.broadcastTimeout, "broadcast-timeout", "how long to wait for a leave or a tags change to be gossiped (default 5s)")
+	f.BoolVar(&v.disableCompression, "disable-compression", false, "send gossip uncompressed (peers read both; see enable_compression)")
 	f.BoolVar(&v.leaveOnTerm, "leave-on-terminate", false, "leave the cluster gracefully on SIGTERM")
 	f.BoolVar(&v.skipLeaveOnInt, "skip-leave-on-interrupt", false, "exit on SIGINT without leaving the cluster")
 	f.StringVar(&v.tagsFile, "tags-file", "", "`FILE` that keeps the tags: read at start, rewritten by \"agent tags\"")
@@ -129,6 +131,9 @@ func flagLayer(fs *pflag.FlagSet, v *runValues) *agent.FileConfig {
 			fc.BroadcastTimeout = dur(v.broadcastTimeout)
 		case "handler-timeout":
 			fc.HandlerTimeout = dur(v.handlerTimeout)
+		case "disable-compression":
+			on := !v.disableCompression
+			fc.EnableCompression = &on
 		case "leave-on-terminate":
 			fc.LeaveOnTerm = &v.leaveOnTerm
 		case "skip-leave-on-interrupt":

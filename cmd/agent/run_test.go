@@ -59,6 +59,7 @@ func TestRunFlagLayer(t *testing.T) {
 			`{"replay_on_join":false,"log_json":false,"leave_on_terminate":false,"skip_leave_on_interrupt":false}`, nil},
 		{"bools", []string{"--leave-on-terminate", "--skip-leave-on-interrupt", "--replay", "--log-json"},
 			`{"replay_on_join":true,"log_json":true,"leave_on_terminate":true,"skip_leave_on_interrupt":true}`, nil},
+		{"disable compression", []string{"--disable-compression"}, `{"enable_compression":false}`, nil},
 		{"explicit zero protocol", []string{"--protocol", "0"}, `{"protocol":0}`, nil},
 		{"protocol", []string{"--protocol=4"}, `{"protocol":4}`, nil},
 		{"repeatable lists keep order", []string{"--join", "b:1", "--join", "a:2", "--event-handler", "member-join=x.sh,y", "--event-handler", "z.sh"},
@@ -118,7 +119,7 @@ func TestRunEveryFlagReachesTheLayer(t *testing.T) {
 		"node", "bind", "advertise", "iface", "rpc-addr", "rpc-auth", "join", "replay", "tag", "role",
 		"profile", "protocol", "log-level", "log-json", "event-handler", "broadcast-timeout",
 		"leave-on-terminate", "skip-leave-on-interrupt", "tags-file", "snapshot",
-		"reconnect-interval", "reconnect-timeout", "tombstone-timeout", "handler-timeout",
+		"reconnect-interval", "reconnect-timeout", "tombstone-timeout", "handler-timeout", "disable-compression",
 	} {
 		f := cmd.Flags().Lookup(name)
 		if f == nil {
