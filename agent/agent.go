@@ -85,6 +85,13 @@ func New(cfg Config, logger *slog.Logger, tune func(*gossip.Config)) (*Agent, er
 	gc.Tags = maps.Clone(cfg.Tags)
 	gc.Protocol = cfg.Protocol
 	gc.Compression = cfg.Compression
+	gc.Label = cfg.ClusterLabel
+	keys, err := gossipKeys(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	gc.Keys, gc.KeyringFile = keys, cfg.KeyringFile
+	gc.EncryptVerifyIncoming, gc.EncryptVerifyOutgoing = cfg.EncryptVerifyIncoming, cfg.EncryptVerifyOutgoing
 	if err := gc.SetProfile(cfg.Profile); err != nil {
 		return nil, err
 	}
@@ -235,6 +242,15 @@ func (a *Agent) UserEvent(name string, payload []byte, coalesce bool) error {
 	return a.node.UserEvent(name, payload, coalesce)
 }
 
+// ModifyKeys runs a keyring operation on every member (rpc.Cluster).
+func (a *Agent) ModifyKeys(ctx context.Context, op, key string) (rpc.KeyResult, error) {
+	resp, err := a.node.ModifyKeys(ctx, gossip.KeyOp(op), key)
+	if resp == nil {
+		return rpc.KeyResult{}, err
+	}
+	return rpc.KeyResult{Messages: resp.Messages, Keys: resp.Keys, NumNodes: resp.NumNodes, NumErr: resp.NumErr, NumResp: resp.NumResp}, err
+}
+
 // Query asks the cluster and forwards the acks and responses to the
 // returned channel until the query ends (or the agent stops).
 func (a *Agent) Query(name string, payload []byte, p rpc.QueryParams) (<-chan rpc.QueryAnswer, func(), error) {
@@ -346,7 +362,7 @@ func (a *Agent) Stats() map[string]map[string]string {
 			"intent_queue":     i(s.IntentQueue),
 			"event_queue":      i(s.UserEventQueue),
 			"query_queue":      "0",
-			"encrypted":        "false",
+			"encrypted":        strconv.FormatBool(a.node.EncryptionEnabled()),
 			"messages_dropped": u(s.MessagesDropped),
 			"events_dropped":   u(s.EventsDropped),
 		},

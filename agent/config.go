@@ -89,10 +89,17 @@ type FileConfig struct {
 	QueryResponseSizeLimit *int              `json:"query_response_size_limit,omitempty"`
 	UserEventSizeLimit     *int              `json:"user_event_size_limit,omitempty"`
 	// HandlerTimeout is ours, not Serf's: the limit on one handler run.
-	HandlerTimeout     *Duration `json:"handler_timeout,omitempty"`
-	DisableCoordinates *bool     `json:"disable_coordinates,omitempty"`
-	EnableCompression  *bool     `json:"enable_compression,omitempty"`
-	ValidateNodeNames  *bool     `json:"validate_node_names,omitempty"`
+	HandlerTimeout *Duration `json:"handler_timeout,omitempty"`
+	// ClusterLabel is ours (memberlist's label): clusters with different
+	// labels never merge.
+	ClusterLabel *string `json:"cluster_label,omitempty"`
+	// EncryptVerifyIncoming and EncryptVerifyOutgoing are ours (Consul's
+	// names): set false while switching a cluster to encryption.
+	EncryptVerifyIncoming *bool `json:"encrypt_verify_incoming,omitempty"`
+	EncryptVerifyOutgoing *bool `json:"encrypt_verify_outgoing,omitempty"`
+	DisableCoordinates    *bool `json:"disable_coordinates,omitempty"`
+	EnableCompression     *bool `json:"enable_compression,omitempty"`
+	ValidateNodeNames     *bool `json:"validate_node_names,omitempty"`
 }
 
 // ParseConfig reads one JSON config layer. Unknown keys are errors that name

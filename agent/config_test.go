@@ -100,6 +100,7 @@ func TestResolveDefaultsAndErrors(t *testing.T) {
 		{"unknown interface", FileConfig{Interface: s("nosuchif0")}, "nosuchif0"},
 		{"big tags", FileConfig{Tags: map[string]string{"x": strings.Repeat("y", 600)}}, "tags too large"},
 		{"zero event limit", FileConfig{UserEventSizeLimit: n(0)}, "user_event_size_limit 0 out of range 1-9216"},
+		{"long cluster label", FileConfig{ClusterLabel: s(strings.Repeat("x", 256))}, "cluster_label is 256 bytes, over the limit of 255"},
 		{"huge event limit", FileConfig{UserEventSizeLimit: n(10000)}, "user_event_size_limit 10000 out of range"},
 	}
 	for _, tt := range tests {

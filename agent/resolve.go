@@ -63,6 +63,18 @@ type Config struct {
 	UserEventSizeLimit int
 	// Compression compresses gossip (enable_compression, --disable-compression).
 	Compression bool
+	// EncryptKey is the decoded encrypt_key (--encrypt); nil when unset.
+	EncryptKey []byte
+	// KeyringFile holds the keys and is rewritten on every keyring change
+	// (keyring_file, --keyring-file).
+	KeyringFile string
+	// EncryptVerifyIncoming and EncryptVerifyOutgoing, both true unless
+	// set false, refuse plain input and encrypt output (the switch to
+	// encryption turns them on one after the other).
+	EncryptVerifyIncoming, EncryptVerifyOutgoing bool
+	// ClusterLabel is sent with every packet and stream; peers with another
+	// label are refused (cluster_label, --cluster-label).
+	ClusterLabel string
 
 	// File is the merged file-and-flag layer this was resolved from, kept
 	// for the settings later layers (events, keys, snapshots) act on.
@@ -106,24 +118,38 @@ func Resolve(fc *FileConfig) (Config, error) {
 
 	host, _ := os.Hostname()
 	c := Config{
-		NodeName:          str(fc.NodeName, host),
-		TagsFile:          str(fc.TagsFile, ""),
-		Interface:         str(fc.Interface, ""),
-		RPCAddr:           str(fc.RPCAddr, DefaultRPCAddr),
-		RPCAuthKey:        str(fc.RPCAuthKey, ""),
-		Profile:           str(fc.Profile, gossip.ProfileLAN),
-		StartJoin:         fc.StartJoin,
-		EventHandlers:     fc.EventHandlers,
-		ReplayOnJoin:      fc.ReplayOnJoin != nil && *fc.ReplayOnJoin,
-		LogJSON:           fc.LogJSON != nil && *fc.LogJSON,
-		LeaveOnTerm:       fc.LeaveOnTerm != nil && *fc.LeaveOnTerm,
-		Compression:       fc.EnableCompression == nil || *fc.EnableCompression,
-		SkipLeaveOnInt:    fc.SkipLeaveOnInt != nil && *fc.SkipLeaveOnInt,
-		BroadcastTimeout:  5 * time.Second,
-		ReconnectInterval: dur(fc.ReconnectInterval),
-		ReconnectTimeout:  dur(fc.ReconnectTimeout),
-		TombstoneTimeout:  dur(fc.TombstoneTimeout),
-		File:              fc,
+		NodeName:              str(fc.NodeName, host),
+		TagsFile:              str(fc.TagsFile, ""),
+		Interface:             str(fc.Interface, ""),
+		RPCAddr:               str(fc.RPCAddr, DefaultRPCAddr),
+		RPCAuthKey:            str(fc.RPCAuthKey, ""),
+		Profile:               str(fc.Profile, gossip.ProfileLAN),
+		StartJoin:             fc.StartJoin,
+		EventHandlers:         fc.EventHandlers,
+		ReplayOnJoin:          fc.ReplayOnJoin != nil && *fc.ReplayOnJoin,
+		LogJSON:               fc.LogJSON != nil && *fc.LogJSON,
+		LeaveOnTerm:           fc.LeaveOnTerm != nil && *fc.LeaveOnTerm,
+		Compression:           fc.EnableCompression == nil || *fc.EnableCompression,
+		ClusterLabel:          str(fc.ClusterLabel, ""),
+		KeyringFile:           str(fc.KeyringFile, ""),
+		EncryptVerifyIncoming: fc.EncryptVerifyIncoming == nil || *fc.EncryptVerifyIncoming,
+		EncryptVerifyOutgoing: fc.EncryptVerifyOutgoing == nil || *fc.EncryptVerifyOutgoing,
+		SkipLeaveOnInt:        fc.SkipLeaveOnInt != nil && *fc.SkipLeaveOnInt,
+		BroadcastTimeout:      5 * time.Second,
+		ReconnectInterval:     dur(fc.ReconnectInterval),
+		ReconnectTimeout:      dur(fc.ReconnectTimeout),
+		TombstoneTimeout:      dur(fc.TombstoneTimeout),
+		File:                  fc,
+	}
+	if fc.EncryptKey != nil {
+		key, err := gossip.DecodeKey(*fc.EncryptKey)
+		if err != nil {
+			bad("encrypt_key: %v", err)
+		}
+		c.EncryptKey = key
+	}
+	if len(c.ClusterLabel) > gossip.MaxLabelLength {
+		bad("cluster_label is %d bytes, over the limit of %d", len(c.ClusterLabel), gossip.MaxLabelLength)
 	}
 	if c.NodeName == "" {
 		bad("node name is empty and the host name is unknown; set node_name or --node")

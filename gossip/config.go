@@ -88,6 +88,9 @@ func ProfileTiming(profile string) (Timing, error) {
 	}, nil
 }
 
+// MaxLabelLength is the longest cluster label memberlist can carry.
+const MaxLabelLength = 255
+
 // Config configures a Node. Start from DefaultConfig and change fields;
 // every field of DefaultConfig's result is meaningful, so there is no
 // "zero means default" merging.
@@ -110,8 +113,21 @@ type Config struct {
 	// Timing holds memberlist's timing knobs.
 	Timing Timing
 	// Label is memberlist's cluster label: packets and streams with another
-	// label are refused, so two clusters never merge by accident.
+	// label are refused, so two clusters never merge by accident. At most
+	// MaxLabelLength bytes.
 	Label string
+	// Keys are the gossip encryption keys (16, 24 or 32 bytes each), the
+	// first the primary one, used to send; any of them may decrypt. None
+	// means no encryption. Keyring operations change them at run time.
+	Keys [][]byte
+	// KeyringFile, if set, is rewritten (mode 0600) after every keyring
+	// change, so that a restart keeps the keys.
+	KeyringFile string
+	// EncryptVerifyIncoming refuses unencrypted input when keys are set;
+	// EncryptVerifyOutgoing encrypts output. Both are on by default; turn
+	// them off to switch a running cluster to encryption without an
+	// outage (docs/encryption.md).
+	EncryptVerifyIncoming, EncryptVerifyOutgoing bool
 	// Compression compresses every gossip packet and push/pull exchange
 	// with LZW (memberlist's EnableCompression; Serf's enable_compression).
 	// Peers read compressed and plain messages alike, so members may
@@ -188,6 +204,8 @@ func DefaultConfig() Config {
 		Profile:                ProfileLAN,
 		Timing:                 timing,
 		Compression:            true,
+		EncryptVerifyIncoming:  true,
+		EncryptVerifyOutgoing:  true,
 		UserEventSizeLimit:     512,
 		QuerySizeLimit:         1024,
 		QueryResponseSizeLimit: 1024,
@@ -281,6 +299,14 @@ func (c *Config) Validate() error {
 	if c.UserEventSizeLimit <= 0 || c.UserEventSizeLimit > MaxUserEventSizeLimit {
 		bad("user event size limit must be 1-%d bytes, got %d", MaxUserEventSizeLimit, c.UserEventSizeLimit)
 	}
+	for i, k := range c.Keys {
+		if l := len(k); l != 16 && l != 24 && l != 32 {
+			bad("encryption key %d is %d bytes; want 16, 24 or 32", i+1, l)
+		}
+	}
+	if len(c.Label) > MaxLabelLength {
+		bad("cluster label is %d bytes, over the limit of %d", len(c.Label), MaxLabelLength)
+	}
 	if c.Now == nil {
 		bad("clock (Now) is nil")
 	}
@@ -317,6 +343,8 @@ func (c *Config) memberlistConfig(logger *slog.Logger) *memberlist.Config {
 	mc.TCPTimeout = t.TCPTimeout
 	mc.Label = c.Label
 	mc.EnableCompression = c.Compression
+	mc.GossipVerifyIncoming = c.EncryptVerifyIncoming
+	mc.GossipVerifyOutgoing = c.EncryptVerifyOutgoing
 	mc.Logger = newMemberlistLogger(logger)
 	if c.Transport != nil {
 		mc.Transport = c.Transport

@@ -85,8 +85,11 @@ type Node struct {
 	// mlist is set once Start has created memberlist; delegates may run
 	// before that, so it is read through an atomic pointer.
 	mlist atomic.Pointer[memberlist.Memberlist]
-	out   *eventQueue
-	stats counters
+	// keyring holds the encryption keys, nil without encryption; memberlist
+	// shares it, and it locks itself.
+	keyring *memberlist.Keyring
+	out     *eventQueue
+	stats   counters
 
 	stateMu  sync.Mutex
 	state    nodeState
@@ -127,6 +130,9 @@ func New(cfg Config) (*Node, error) {
 	n.userEvents = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: cfg.Timing.RetransmitMult}
 	n.queries = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: cfg.Timing.RetransmitMult}
 	n.asked = map[queryKey]*QueryResponse{}
+	if n.keyring, err = newKeyring(cfg.Keys); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -155,6 +161,7 @@ func (n *Node) Start() error {
 	n.queryClock.Increment()
 
 	mc := n.cfg.memberlistConfig(n.logger)
+	mc.Keyring = n.keyring
 	mc.Delegate = &messageDelegate{n: n}
 	mc.Events = &membershipDelegate{n: n}
 	mc.Conflict = &conflictDelegate{n: n}
@@ -228,7 +235,7 @@ func (n *Node) Join(ctx context.Context, addrs []string, replay bool) (int, erro
 		c, err := n.mlist.Load().Join([]string{addr})
 		joined += c
 		if c == 0 && err != nil {
-			errs = append(errs, fmt.Errorf("join %s: %w", addr, plainJoinError(addr, err)))
+			errs = append(errs, fmt.Errorf("join %s: %w", addr, explainJoinError(plainJoinError(addr, err))))
 		}
 	}
 	if joined > 0 {
@@ -252,6 +259,20 @@ func plainJoinError(addr string, err error) error {
 		}
 	}
 	return inner
+}
+
+// explainJoinError adds the likely cause to a join that the peer cut off
+// without a word: memberlist drops a stream whose cluster label or
+// encryption does not match its own, and the joiner sees only EOF.
+func explainJoinError(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "could decrypt") {
+		return fmt.Errorf("%w (the peer encrypts with a key this node does not have: compare encrypt_key or the keyring files)", err)
+	}
+	if strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset by peer") {
+		return fmt.Errorf("%w (the peer closed the connection: the usual cause is a different cluster label or gossip encryption key on the two sides; the peer's log says which)", err)
+	}
+	return err
 }
 
 // broadcastJoin announces (or re-asserts) that we are alive, at the current

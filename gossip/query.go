@@ -327,6 +327,8 @@ func (n *Node) internalQuery(q *events.QueryEvent) {
 		// The ack is the answer.
 	case "conflict":
 		n.answerConflict(q)
+	case string(KeyInstall), string(KeyUse), string(KeyRemove), string(KeyList):
+		n.answerKeyQuery(q)
 	default:
 		n.logger.Debug("unhandled internal query", "query", q.Name)
 	}

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/agentd/agent/events"
@@ -84,6 +85,24 @@ func (c *Client) ForceLeave(ctx context.Context, node string, prune bool) error 
 // same name may be delivered as only the latest.
 func (c *Client) UserEvent(ctx context.Context, name string, payload []byte, coalesce bool) error {
 	return c.call(ctx, cmdEvent, &eventRequest{Name: name, Payload: payload, Coalesce: coalesce}, nil)
+}
+
+// ModifyKeys runs a keyring operation through the agent on every member:
+// op is "install-key", "use-key", "remove-key" or "list-keys", key the
+// base64 key (ignored by list-keys). The result holds what the members
+// answered, also when the error says some failed.
+func (c *Client) ModifyKeys(ctx context.Context, op, key string) (KeyResult, error) {
+	var req any
+	switch op {
+	case cmdInstallKey, cmdUseKey, cmdRemoveKey:
+		req = &keyRequest{Key: key}
+	case cmdListKeys:
+	default:
+		return KeyResult{}, fmt.Errorf("unknown keyring operation %q", op)
+	}
+	var resp keyResponse
+	err := c.call(ctx, op, req, &resp)
+	return KeyResult(resp), err
 }
 
 // Respond answers the query with id that a stream of this connection

@@ -27,6 +27,8 @@ func (c *conn) dispatch(req request) {
 		c.replyCmd(req, c.srv.cfg.Cluster.UserEvent(r.Name, r.Payload, r.Coalesce), nil)
 	case cmdLeave:
 		c.handleLeave(req)
+	case cmdInstallKey, cmdUseKey, cmdRemoveKey, cmdListKeys:
+		c.handleKeys(req)
 	case cmdTags:
 		c.handleTags(req)
 	case cmdStats:
@@ -103,6 +105,29 @@ func (c *conn) handleJoin(req request) {
 		c.log.Info("rpc join failed", "addrs", r.Existing, "joined", n, "err", err)
 	}
 	c.replyCmd(req, err, &joinResponse{Num: int32(min(max(n, 0), math.MaxInt32))})
+}
+
+// handleKeys runs a keyring operation across the cluster. Like join, it
+// answers once the operation is over (Serf does the same).
+func (c *conn) handleKeys(req request) {
+	var key string
+	if r, ok := req.body.(*keyRequest); ok {
+		key = r.Key
+	}
+	res, err := c.srv.cfg.Cluster.ModifyKeys(c.srv.ctx, req.name, key)
+	if err != nil {
+		c.log.Warn("rpc keyring operation", "op", req.name, "err", err)
+	}
+	c.replyCmd(req, err, &keyResponse{Messages: orEmpty(res.Messages), Keys: orEmpty(res.Keys),
+		NumNodes: res.NumNodes, NumErr: res.NumErr, NumResp: res.NumResp})
+}
+
+// orEmpty returns m, or an empty map for nil: Serf's client expects maps.
+func orEmpty[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return map[string]V{}
+	}
+	return m
 }
 
 func (c *conn) handleForceLeave(req request) {

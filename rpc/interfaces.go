@@ -33,6 +33,21 @@ type Cluster interface {
 	// call more than once. The error (a bad filter, the query too large)
 	// is sent to the client as text.
 	Query(name string, payload []byte, p QueryParams) (answers <-chan QueryAnswer, cancel func(), err error)
+	// ModifyKeys runs a keyring operation ("install-key", "use-key",
+	// "remove-key" or "list-keys") on every member and gathers the
+	// answers; key is base64 (unused by list-keys). The result goes to
+	// the client even with an error (which says how many members failed).
+	ModifyKeys(ctx context.Context, op, key string) (KeyResult, error)
+}
+
+// KeyResult is what the members answered to a keyring operation.
+type KeyResult struct {
+	// Messages holds, per node, why the operation failed there or a notice.
+	Messages map[string]string
+	// Keys counts, per base64 key, the nodes that hold it (list-keys).
+	Keys map[string]int
+	// NumNodes members were asked; NumResp answered; NumErr failed.
+	NumNodes, NumErr, NumResp int
 }
 
 // LocalAgent is the local node's own controls. Implementations must be safe

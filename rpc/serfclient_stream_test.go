@@ -182,10 +182,6 @@ func TestSerfClientNotImplemented(t *testing.T) {
 		name string
 		f    func() error
 	}{
-		{"InstallKey", func() error { _, err := c.InstallKey("a2V5"); return err }},
-		{"UseKey", func() error { _, err := c.UseKey("a2V5"); return err }},
-		{"RemoveKey", func() error { _, err := c.RemoveKey("a2V5"); return err }},
-		{"ListKeys", func() error { _, _, _, err := c.ListKeys(); return err }},
 		{"GetCoordinate", func() error { _, err := c.GetCoordinate("node-a"); return err }},
 	}
 	for _, call := range calls {

@@ -91,6 +91,8 @@ stderr as one line starting with "error: ".`,
 		newReachabilityCmd(e),
 		newInfoCmd(e),
 		newMonitorCmd(e),
+		newKeygenCmd(),
+		newKeysCmd(e),
 		newVersionCmd(),
 	)
 	markFailures(root)

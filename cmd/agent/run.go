@@ -11,21 +11,23 @@ import (
 
 // runValues holds `agent run`'s flag values for one invocation.
 type runValues struct {
-	node, bind, advertise, iface   string
-	rpcAddr, rpcAuth               string
-	join, eventHandlers            []string
-	replay, logJSON                bool
-	tags                           *keyValues
-	role, profile, logLevel        string
-	protocol                       int
-	configPaths                    []string
-	broadcastTimeout               durationValue
-	leaveOnTerm, skipLeaveOnInt    bool
-	disableCompression             bool
-	tagsFile, snapshot             string
-	reconnectInterval              durationValue
-	reconnectTimeout, tombstoneTTL durationValue
-	handlerTimeout                 durationValue
+	node, bind, advertise, iface       string
+	rpcAddr, rpcAuth                   string
+	join, eventHandlers                []string
+	replay, logJSON                    bool
+	tags                               *keyValues
+	role, profile, logLevel            string
+	protocol                           int
+	configPaths                        []string
+	broadcastTimeout                   durationValue
+	leaveOnTerm, skipLeaveOnInt        bool
+	disableCompression                 bool
+	clusterLabel, encrypt, keyringFile string
+	verifyIncoming, verifyOutgoing     bool
+	tagsFile, snapshot                 string
+	reconnectInterval                  durationValue
+	reconnectTimeout, tombstoneTTL     durationValue
+	handlerTimeout                     durationValue
 }
 
 func newRunCmd(e env) *cobra.Command {
@@ -77,6 +79,11 @@ also ends the daemon after a graceful leave. Logs go to stderr.`,
 	f.StringArrayVar(&v.eventHandlers, "event-handler", nil, "event handler `[FILTER=]SCRIPT`, in Serf's syntax; repeatable")
 	f.Var(&v.handlerTimeout, "handler-timeout", "how long one event handler run may take before its process group is killed (default 60s)")
 	f.Var(&v.broadcastTimeout, "broadcast-timeout", "how long to wait for a leave or a tags change to be gossiped (default 5s)")
+	f.StringVar(&v.encrypt, "encrypt", "", "gossip encryption `KEY`, base64 of 16, 24 or 32 bytes (see \"agent keygen\")")
+	f.StringVar(&v.keyringFile, "keyring-file", "", "`FILE` holding the gossip keys; created from --encrypt if missing, rewritten on every key change")
+	f.BoolVar(&v.verifyIncoming, "encrypt-verify-incoming", true, "refuse unencrypted gossip when a key is set (false while switching to encryption)")
+	f.BoolVar(&v.verifyOutgoing, "encrypt-verify-outgoing", true, "encrypt outgoing gossip when a key is set (false while switching to encryption)")
+	f.StringVar(&v.clusterLabel, "cluster-label", "", "`LABEL` every packet carries; members with another label are refused (default: none)")
 	f.BoolVar(&v.disableCompression, "disable-compression", false, "send gossip uncompressed (peers read both; see enable_compression)")
 	f.BoolVar(&v.leaveOnTerm, "leave-on-terminate", false, "leave the cluster gracefully on SIGTERM")
 	f.BoolVar(&v.skipLeaveOnInt, "skip-leave-on-interrupt", false, "exit on SIGINT without leaving the cluster")
@@ -131,6 +138,16 @@ func flagLayer(fs *pflag.FlagSet, v *runValues) *agent.FileConfig {
 			fc.BroadcastTimeout = dur(v.broadcastTimeout)
 		case "handler-timeout":
 			fc.HandlerTimeout = dur(v.handlerTimeout)
+		case "encrypt":
+			fc.EncryptKey = &v.encrypt
+		case "keyring-file":
+			fc.KeyringFile = &v.keyringFile
+		case "encrypt-verify-incoming":
+			fc.EncryptVerifyIncoming = &v.verifyIncoming
+		case "encrypt-verify-outgoing":
+			fc.EncryptVerifyOutgoing = &v.verifyOutgoing
+		case "cluster-label":
+			fc.ClusterLabel = &v.clusterLabel
 		case "disable-compression":
 			on := !v.disableCompression
 			fc.EnableCompression = &on

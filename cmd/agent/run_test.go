@@ -60,6 +60,7 @@ func TestRunFlagLayer(t *testing.T) {
 		{"bools", []string{"--leave-on-terminate", "--skip-leave-on-interrupt", "--replay", "--log-json"},
 			`{"replay_on_join":true,"log_json":true,"leave_on_terminate":true,"skip_leave_on_interrupt":true}`, nil},
 		{"disable compression", []string{"--disable-compression"}, `{"enable_compression":false}`, nil},
+		{"cluster label", []string{"--cluster-label", "prod-eu"}, `{"cluster_label":"prod-eu"}`, nil},
 		{"explicit zero protocol", []string{"--protocol", "0"}, `{"protocol":0}`, nil},
 		{"protocol", []string{"--protocol=4"}, `{"protocol":4}`, nil},
 		{"repeatable lists keep order", []string{"--join", "b:1", "--join", "a:2", "--event-handler", "member-join=x.sh,y", "--event-handler", "z.sh"},
@@ -119,7 +120,8 @@ func TestRunEveryFlagReachesTheLayer(t *testing.T) {
 		"node", "bind", "advertise", "iface", "rpc-addr", "rpc-auth", "join", "replay", "tag", "role",
 		"profile", "protocol", "log-level", "log-json", "event-handler", "broadcast-timeout",
 		"leave-on-terminate", "skip-leave-on-interrupt", "tags-file", "snapshot",
-		"reconnect-interval", "reconnect-timeout", "tombstone-timeout", "handler-timeout", "disable-compression",
+		"reconnect-interval", "reconnect-timeout", "tombstone-timeout", "handler-timeout", "disable-compression", "cluster-label",
+		"encrypt", "keyring-file", "encrypt-verify-incoming", "encrypt-verify-outgoing",
 	} {
 		f := cmd.Flags().Lookup(name)
 		if f == nil {

@@ -36,6 +36,9 @@ type Agent struct {
 	QueryAnswers []rpc.QueryAnswer
 	// QueryErr, if set, makes Query fail without recording the query.
 	QueryErr error
+	// KeyResult and KeyErr are what ModifyKeys returns.
+	KeyResult rpc.KeyResult
+	KeyErr    error
 	// LeaveErr is what Leave returns.
 	LeaveErr error
 	// LocalTags are the local node's tags, which UpdateTags changes.
@@ -51,6 +54,7 @@ type Agent struct {
 	forceLeaves []ForceLeaveCall
 	userEvents  []events.UserEvent
 	queries     []QueryCall
+	keyOps      []KeyCall
 	leaves      int
 	eventSubs   map[*feed[events.Event]]struct{}
 	logSubs     map[*feed[string]]slog.Level // feed -> its minimum level
@@ -67,6 +71,11 @@ type JoinCall struct {
 type ForceLeaveCall struct {
 	Node  string
 	Prune bool
+}
+
+// KeyCall is one call of ModifyKeys.
+type KeyCall struct {
+	Op, Key string
 }
 
 // QueryCall is one call of Query that did not fail.
@@ -190,6 +199,21 @@ func (a *Agent) Query(name string, payload []byte, p rpc.QueryParams) (<-chan rp
 	}
 	close(ch)
 	return ch, func() {}, nil
+}
+
+// ModifyKeys records the call and returns KeyResult and KeyErr.
+func (a *Agent) ModifyKeys(_ context.Context, op, key string) (rpc.KeyResult, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.keyOps = append(a.keyOps, KeyCall{op, key})
+	return a.KeyResult, a.KeyErr
+}
+
+// KeyCalls returns the ModifyKeys calls, in order.
+func (a *Agent) KeyCalls() []KeyCall {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.keyOps)
 }
 
 // Queries returns the queries that did not fail, in order.
