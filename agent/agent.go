@@ -91,6 +91,7 @@ func New(cfg Config, logger *slog.Logger, tune func(*gossip.Config)) (*Agent, er
 		return nil, err
 	}
 	gc.Keys, gc.KeyringFile = keys, cfg.KeyringFile
+	gc.SnapshotPath, gc.RejoinAfterLeave = cfg.SnapshotPath, cfg.RejoinAfterLeave
 	gc.EncryptVerifyIncoming, gc.EncryptVerifyOutgoing = cfg.EncryptVerifyIncoming, cfg.EncryptVerifyOutgoing
 	if err := gc.SetProfile(cfg.Profile); err != nil {
 		return nil, err
@@ -98,6 +99,12 @@ func New(cfg Config, logger *slog.Logger, tune func(*gossip.Config)) (*Agent, er
 	gc.BroadcastTimeout = cfg.BroadcastTimeout
 	if cfg.UserEventSizeLimit > 0 {
 		gc.UserEventSizeLimit = cfg.UserEventSizeLimit
+	}
+	if cfg.QuerySizeLimit > 0 {
+		gc.QuerySizeLimit = cfg.QuerySizeLimit
+	}
+	if cfg.QueryResponseSizeLimit > 0 {
+		gc.QueryResponseSizeLimit = cfg.QueryResponseSizeLimit
 	}
 	if cfg.ReconnectInterval > 0 {
 		gc.ReconnectInterval = cfg.ReconnectInterval

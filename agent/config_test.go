@@ -77,6 +77,9 @@ func TestResolveDefaultsAndErrors(t *testing.T) {
 	if c.BindAddr != "0.0.0.0" || c.BindPort != 7946 || c.RPCAddr != "127.0.0.1:7373" || c.Profile != "lan" || c.Protocol != 5 || c.LogLevel != "info" || c.UserEventSizeLimit != 512 {
 		t.Errorf("defaults = %+v; want bind 0.0.0.0:7946, rpc 127.0.0.1:7373, lan, protocol 5, info, user event limit 512", c)
 	}
+	if c.QuerySizeLimit != 1024 || c.QueryResponseSizeLimit != 1024 {
+		t.Errorf("query limits %d/%d; want Serf's 1024/1024", c.QuerySizeLimit, c.QueryResponseSizeLimit)
+	}
 	if !c.Compression {
 		t.Error("Compression off by default; Serf compresses unless enable_compression is false")
 	}
@@ -100,6 +103,8 @@ func TestResolveDefaultsAndErrors(t *testing.T) {
 		{"unknown interface", FileConfig{Interface: s("nosuchif0")}, "nosuchif0"},
 		{"big tags", FileConfig{Tags: map[string]string{"x": strings.Repeat("y", 600)}}, "tags too large"},
 		{"zero event limit", FileConfig{UserEventSizeLimit: n(0)}, "user_event_size_limit 0 out of range 1-9216"},
+		{"zero query limit", FileConfig{QuerySizeLimit: n(0)}, "query_size_limit 0 out of range 1-9216"},
+		{"huge response limit", FileConfig{QueryResponseSizeLimit: n(10000)}, "query_response_size_limit 10000 out of range"},
 		{"long cluster label", FileConfig{ClusterLabel: s(strings.Repeat("x", 256))}, "cluster_label is 256 bytes, over the limit of 255"},
 		{"huge event limit", FileConfig{UserEventSizeLimit: n(10000)}, "user_event_size_limit 10000 out of range"},
 	}

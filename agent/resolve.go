@@ -61,8 +61,17 @@ type Config struct {
 	// UserEventSizeLimit bounds a user event's name and payload, and its
 	// encoded message (user_event_size_limit: default 512, at most 9216).
 	UserEventSizeLimit int
+	// QuerySizeLimit and QueryResponseSizeLimit bound an encoded query and
+	// an encoded response (query_size_limit, query_response_size_limit:
+	// default 1024, at most 9216).
+	QuerySizeLimit, QueryResponseSizeLimit int
 	// Compression compresses gossip (enable_compression, --disable-compression).
 	Compression bool
+	// SnapshotPath keeps members and clocks across restarts (snapshot_path,
+	// --snapshot); RejoinAfterLeave rejoins even after a graceful leave
+	// (rejoin_after_leave, --rejoin).
+	SnapshotPath     string
+	RejoinAfterLeave bool
 	// EncryptKey is the decoded encrypt_key (--encrypt); nil when unset.
 	EncryptKey []byte
 	// KeyringFile holds the keys and is rewritten on every keyring change
@@ -132,6 +141,8 @@ func Resolve(fc *FileConfig) (Config, error) {
 		Compression:           fc.EnableCompression == nil || *fc.EnableCompression,
 		ClusterLabel:          str(fc.ClusterLabel, ""),
 		KeyringFile:           str(fc.KeyringFile, ""),
+		SnapshotPath:          str(fc.SnapshotPath, ""),
+		RejoinAfterLeave:      fc.RejoinAfterLeave != nil && *fc.RejoinAfterLeave,
 		EncryptVerifyIncoming: fc.EncryptVerifyIncoming == nil || *fc.EncryptVerifyIncoming,
 		EncryptVerifyOutgoing: fc.EncryptVerifyOutgoing == nil || *fc.EncryptVerifyOutgoing,
 		SkipLeaveOnInt:        fc.SkipLeaveOnInt != nil && *fc.SkipLeaveOnInt,
@@ -214,6 +225,21 @@ func Resolve(fc *FileConfig) (Config, error) {
 		} else {
 			c.UserEventSizeLimit = v
 		}
+	}
+	c.QuerySizeLimit, c.QueryResponseSizeLimit = 1024, 1024
+	for _, q := range []struct {
+		key string
+		v   *int
+		to  *int
+	}{{"query_size_limit", fc.QuerySizeLimit, &c.QuerySizeLimit}, {"query_response_size_limit", fc.QueryResponseSizeLimit, &c.QueryResponseSizeLimit}} {
+		if q.v == nil {
+			continue
+		}
+		if *q.v <= 0 || *q.v > gossip.MaxUserEventSizeLimit {
+			bad("%s %d out of range 1-%d", q.key, *q.v, gossip.MaxUserEventSizeLimit)
+			continue
+		}
+		*q.to = *q.v
 	}
 	if c.LogLevel, err = ParseLogLevel(str(fc.LogLevel, "info")); err != nil {
 		bad("log_level: %v", err)

@@ -128,6 +128,12 @@ type Config struct {
 	// them off to switch a running cluster to encryption without an
 	// outage (docs/encryption.md).
 	EncryptVerifyIncoming, EncryptVerifyOutgoing bool
+	// SnapshotPath, if set, is the file that keeps the members last seen
+	// alive and the clocks across restarts and crashes (see snapshot.go).
+	SnapshotPath string
+	// RejoinAfterLeave rejoins the snapshot's members even after a
+	// graceful leave (Serf's rejoin_after_leave).
+	RejoinAfterLeave bool
 	// Compression compresses every gossip packet and push/pull exchange
 	// with LZW (memberlist's EnableCompression; Serf's enable_compression).
 	// Peers read compressed and plain messages alike, so members may

@@ -76,6 +76,8 @@ type Node struct {
 	qMu   sync.Mutex
 	qSeen queryBuffer
 	asked map[queryKey]*QueryResponse
+	// qMin refuses queries older than the snapshot's query clock.
+	qMin LamportTime
 	// resolving is set while a name-conflict resolution runs;
 	// conflictLost once one decided this node must go.
 	resolving, conflictLost atomic.Bool
@@ -85,6 +87,10 @@ type Node struct {
 	// mlist is set once Start has created memberlist; delegates may run
 	// before that, so it is read through an atomic pointer.
 	mlist atomic.Pointer[memberlist.Memberlist]
+	// snap records membership and clocks for a restart (nil without a
+	// snapshot path); restored is what it held at start.
+	snap     *snapshotter
+	restored SnapshotState
 	// keyring holds the encryption keys, nil without encryption; memberlist
 	// shares it, and it locks itself.
 	keyring *memberlist.Keyring
@@ -133,6 +139,9 @@ func New(cfg Config) (*Node, error) {
 	if n.keyring, err = newKeyring(cfg.Keys); err != nil {
 		return nil, err
 	}
+	if err := n.restoreSnapshot(); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -175,6 +184,10 @@ func (n *Node) Start() error {
 	n.goLoop(n.reapLoop)
 	n.goLoop(n.reconnectLoop)
 	n.goLoop(n.queueCheckLoop)
+	if n.snap != nil {
+		n.goLoop(n.snapshotLoop)
+		n.goLoop(n.rejoinFromSnapshot)
+	}
 	return nil
 }
 
@@ -205,6 +218,7 @@ func (n *Node) locked(f func(t *memberTable) []events.MemberEvent) {
 	n.mu.Lock()
 	evs := f(n.table)
 	n.numMembers.Store(int64(len(n.table.members)))
+	n.snapshotMembers(evs)
 	for _, e := range evs {
 		n.logger.Info("member event", "event", e.Type.String(), "member", e.Members[0].Name, "addr", e.Members[0].Addr.String())
 		n.out.push(e)
@@ -409,6 +423,9 @@ func (n *Node) Leave(ctx context.Context) error {
 		n.state = stateLeft
 	}
 	n.stateMu.Unlock()
+	if n.snap != nil {
+		n.snap.leave()
+	}
 	return nil
 }
 
@@ -560,6 +577,11 @@ func (n *Node) Shutdown() error {
 		n.loopMu.Unlock()
 		close(n.stop)
 		n.wg.Wait()
+		if n.snap != nil {
+			if e := n.snap.close(); e != nil && err == nil {
+				err = fmt.Errorf("close snapshot: %w", e)
+			}
+		}
 	})
 	return err
 }

@@ -269,7 +269,7 @@ type queryKey struct {
 func (n *Node) handleQuery(msg queryMessage, raw []byte) {
 	n.queryClock.Witness(msg.LTime)
 	n.qMu.Lock()
-	isNew := n.qSeen.add(msg.LTime, msg.ID, n.queryClock.Time())
+	isNew := msg.LTime >= n.qMin && n.qSeen.add(msg.LTime, msg.ID, n.queryClock.Time())
 	n.qMu.Unlock()
 	if !isNew {
 		return
@@ -317,6 +317,7 @@ func (n *Node) handleQuery(msg queryMessage, raw []byte) {
 		n.internalQuery(q)
 		return
 	}
+	n.snapshotClocks()
 	n.out.push(q)
 }
 

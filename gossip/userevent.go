@@ -66,6 +66,7 @@ func (n *Node) handleUserEvent(msg userEventMessage, minTime LamportTime, raw []
 		n.spreadUserEvent(bytes.Clone(raw)) // raw may be memberlist's buffer
 	}
 	n.stats.userEvents.Add(1)
+	n.snapshotClocks()
 	n.out.push(events.UserEvent{LTime: uint64(msg.LTime), Name: msg.Name, Payload: bytes.Clone(msg.Payload), Coalesce: msg.CC})
 }
 

@@ -51,9 +51,7 @@ func (s *clientSub) closeChan() {
 
 // deliver passes a decoded record to the caller without waiting, and
 // reports whether it was dropped because the channel is full. Records of
-// an ended subscription, and stream records this package cannot represent
-// yet (user events, queries), are discarded silently. Client.mu must be
-// held.
+// an ended subscription are discarded silently. Client.mu must be held.
 func (s *clientSub) deliver(rec any) (full bool) {
 	if !s.open {
 		return false
@@ -94,8 +92,9 @@ func (s *clientSub) deliver(rec any) (full bool) {
 // member-update, member-reap, user, user:NAME, query, query:NAME, or "*"
 // ("" means "*"); an unknown type is an error wrapping ErrInvalidFilter.
 //
-// Member events arrive as events.MemberEvent. User events and queries are
-// not delivered yet. The channel is closed by stop or when the connection
+// Member events arrive as events.MemberEvent, user events as
+// events.UserEvent and queries as *events.QueryEvent (answer them with
+// Respond on this client). The channel is closed by stop or when the connection
 // ends. If ctx ends before the agent answers, the stream is abandoned:
 // records that still arrive are discarded until the connection closes.
 func (c *Client) Stream(ctx context.Context, filter string) (<-chan events.Event, StopFunc, error) {

@@ -35,10 +35,10 @@
 // something that is not a request gets a "Malformed request" answer and is
 // disconnected; other clients are not affected.
 //
-// Commands Serf knows but this agent does not implement yet (event, query,
-// respond, the key commands, get-coordinate) are answered with an error
-// wrapping [ErrNotImplemented], with the empty body Serf's client expects,
-// so no client waits forever and the connection stays usable.
+// A command Serf knows but this agent does not implement yet
+// (get-coordinate) is answered with an error wrapping [ErrNotImplemented],
+// with the empty body Serf's client expects, so no client waits forever
+// and the connection stays usable.
 //
 // Where the server differs from a Serf agent, on purpose:
 //   - A command before the handshake is refused but the connection stays

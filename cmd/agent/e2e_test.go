@@ -76,10 +76,16 @@ func startAgent(t testing.TB, bin, name string, join string, extra ...string) *p
 // and RPC addresses; the process is killed when the test ends.
 func startProcess(t testing.TB, bin, name string, args func(gossip, rpc string) []string) *proc {
 	t.Helper()
+	return startProcessAt(t, bin, name, "127.0.0.1:"+strconv.Itoa(freePort(t)), "127.0.0.1:"+strconv.Itoa(freePort(t)), args)
+}
+
+// startProcessAt is startProcess on given addresses (a restart reuses them).
+func startProcessAt(t testing.TB, bin, name, gossip, rpc string, args func(gossip, rpc string) []string) *proc {
+	t.Helper()
 	p := &proc{
 		name:    name,
-		rpc:     "127.0.0.1:" + strconv.Itoa(freePort(t)),
-		gossip:  "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		rpc:     rpc,
+		gossip:  gossip,
 		stderr:  new(bytes.Buffer),
 		waitErr: make(chan error, 1),
 	}

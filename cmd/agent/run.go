@@ -24,6 +24,7 @@ type runValues struct {
 	disableCompression                 bool
 	clusterLabel, encrypt, keyringFile string
 	verifyIncoming, verifyOutgoing     bool
+	rejoin                             bool
 	tagsFile, snapshot                 string
 	reconnectInterval                  durationValue
 	reconnectTimeout, tombstoneTTL     durationValue
@@ -46,8 +47,10 @@ use Serf's JSON keys.
 
 SIGINT leaves the cluster gracefully and exits (unless --skip-leave-on-interrupt);
 SIGTERM exits without leaving (unless --leave-on-terminate); a second signal
-exits at once. SIGHUP reloads the config files (log level and tags). "agent leave"
-also ends the daemon after a graceful leave. Logs go to stderr.`,
+exits at once. SIGHUP reloads the config files (log level, tags and event
+handlers). "agent leave" also ends the daemon after a graceful leave. With
+--snapshot, a restarted agent rejoins the members it last saw alive by itself.
+Logs go to stderr.`,
 		Example: `  agent run --node web-1 --bind 10.0.0.5 --tag role=web --join 10.0.0.2
   agent run --config-dir /etc/agent.d --log-level debug`,
 		Args: noArgs,
@@ -79,6 +82,7 @@ also ends the daemon after a graceful leave. Logs go to stderr.`,
 	f.StringArrayVar(&v.eventHandlers, "event-handler", nil, "event handler `[FILTER=]SCRIPT`, in Serf's syntax; repeatable")
 	f.Var(&v.handlerTimeout, "handler-timeout", "how long one event handler run may take before its process group is killed (default 60s)")
 	f.Var(&v.broadcastTimeout, "broadcast-timeout", "how long to wait for a leave or a tags change to be gossiped (default 5s)")
+	f.BoolVar(&v.rejoin, "rejoin", false, "rejoin the snapshot's members even after a graceful leave")
 	f.StringVar(&v.encrypt, "encrypt", "", "gossip encryption `KEY`, base64 of 16, 24 or 32 bytes (see \"agent keygen\")")
 	f.StringVar(&v.keyringFile, "keyring-file", "", "`FILE` holding the gossip keys; created from --encrypt if missing, rewritten on every key change")
 	f.BoolVar(&v.verifyIncoming, "encrypt-verify-incoming", true, "refuse unencrypted gossip when a key is set (false while switching to encryption)")
@@ -138,6 +142,8 @@ func flagLayer(fs *pflag.FlagSet, v *runValues) *agent.FileConfig {
 			fc.BroadcastTimeout = dur(v.broadcastTimeout)
 		case "handler-timeout":
 			fc.HandlerTimeout = dur(v.handlerTimeout)
+		case "rejoin":
+			fc.RejoinAfterLeave = &v.rejoin
 		case "encrypt":
 			fc.EncryptKey = &v.encrypt
 		case "keyring-file":

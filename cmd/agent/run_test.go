@@ -121,7 +121,7 @@ func TestRunEveryFlagReachesTheLayer(t *testing.T) {
 		"profile", "protocol", "log-level", "log-json", "event-handler", "broadcast-timeout",
 		"leave-on-terminate", "skip-leave-on-interrupt", "tags-file", "snapshot",
 		"reconnect-interval", "reconnect-timeout", "tombstone-timeout", "handler-timeout", "disable-compression", "cluster-label",
-		"encrypt", "keyring-file", "encrypt-verify-incoming", "encrypt-verify-outgoing",
+		"rejoin", "encrypt", "keyring-file", "encrypt-verify-incoming", "encrypt-verify-outgoing",
 	} {
 		f := cmd.Flags().Lookup(name)
 		if f == nil {
