@@ -48,6 +48,9 @@ type Agent struct {
 	tagsMu sync.Mutex // serializes UpdateTags and the tags file
 
 	stop     chan struct{}
+	ctx      context.Context // ends at Shutdown, for the background joins
+	cancel   context.CancelFunc
+	failed   chan error
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 }
@@ -70,7 +73,9 @@ func New(cfg Config, logger *slog.Logger, tune func(*gossip.Config)) (*Agent, er
 		events: make(chan events.Event, 256),
 		subs:   map[*eventSub]struct{}{},
 		stop:   make(chan struct{}),
+		failed: make(chan error, 1),
 	}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
 	if cfg.MemberCoalesce.Validate() != nil {
 		cfg.MemberCoalesce = DefaultMemberCoalesce
 	}
@@ -390,6 +395,7 @@ func handlerStats(s handlers.Stats) map[string]string {
 func (a *Agent) Shutdown() error {
 	var err error
 	a.stopOnce.Do(func() {
+		a.cancel()
 		err = a.node.Shutdown()
 		close(a.stop)
 		a.wg.Wait()

@@ -40,8 +40,13 @@ type Config struct {
 	LogLevel      string // trace, debug, info, warn, err
 	LogJSON       bool
 	StartJoin     []string
-	ReplayOnJoin  bool
-	EventHandlers []string
+	// RetryJoin addresses are tried in the background every RetryInterval
+	// until one answers, at most RetryMaxAttempts times (0: no limit).
+	RetryJoin        []string
+	RetryInterval    time.Duration
+	RetryMaxAttempts int
+	ReplayOnJoin     bool
+	EventHandlers    []string
 	// Handlers are EventHandlers parsed.
 	Handlers []handlers.Spec
 	// MemberCoalesce and UserCoalesce time the merging of bursts of
@@ -142,6 +147,8 @@ func Resolve(fc *FileConfig) (Config, error) {
 		ClusterLabel:          str(fc.ClusterLabel, ""),
 		KeyringFile:           str(fc.KeyringFile, ""),
 		SnapshotPath:          str(fc.SnapshotPath, ""),
+		RetryJoin:             fc.RetryJoin,
+		RetryInterval:         DefaultRetryInterval,
 		RejoinAfterLeave:      fc.RejoinAfterLeave != nil && *fc.RejoinAfterLeave,
 		EncryptVerifyIncoming: fc.EncryptVerifyIncoming == nil || *fc.EncryptVerifyIncoming,
 		EncryptVerifyOutgoing: fc.EncryptVerifyOutgoing == nil || *fc.EncryptVerifyOutgoing,
@@ -224,6 +231,16 @@ func Resolve(fc *FileConfig) (Config, error) {
 			bad("user_event_size_limit %d out of range 1-%d", v, gossip.MaxUserEventSizeLimit)
 		} else {
 			c.UserEventSizeLimit = v
+		}
+	}
+	if fc.RetryInterval != nil {
+		if c.RetryInterval = fc.RetryInterval.Duration; c.RetryInterval <= 0 {
+			bad("retry_interval must be positive")
+		}
+	}
+	if fc.RetryMaxAttempts != nil {
+		if c.RetryMaxAttempts = *fc.RetryMaxAttempts; c.RetryMaxAttempts < 0 {
+			bad("retry_max_attempts %d is negative (0 means no limit)", c.RetryMaxAttempts)
 		}
 	}
 	c.QuerySizeLimit, c.QueryResponseSizeLimit = 1024, 1024

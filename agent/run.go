@@ -89,6 +89,7 @@ func Run(ctx context.Context, opts RunOptions) error {
 		_ = a.Shutdown()
 		return err
 	}
+	a.startJoinLoops()
 	if opts.Ready != nil {
 		opts.Ready(srv.Addr().String(), a.Node().Addr())
 	}
@@ -113,6 +114,8 @@ func waitForExit(ctx context.Context, a *Agent, srv *rpc.Server, sigs <-chan os.
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-a.Failed():
+			return err
 		case <-srv.ExitRequested():
 			logger.Info("leave requested over RPC; exiting")
 			return nil

@@ -25,6 +25,9 @@ type runValues struct {
 	clusterLabel, encrypt, keyringFile string
 	verifyIncoming, verifyOutgoing     bool
 	rejoin                             bool
+	retryJoin                          []string
+	retryInterval                      durationValue
+	retryMax                           int
 	tagsFile, snapshot                 string
 	reconnectInterval                  durationValue
 	reconnectTimeout, tombstoneTTL     durationValue
@@ -82,6 +85,9 @@ Logs go to stderr.`,
 	f.StringArrayVar(&v.eventHandlers, "event-handler", nil, "event handler `[FILTER=]SCRIPT`, in Serf's syntax; repeatable")
 	f.Var(&v.handlerTimeout, "handler-timeout", "how long one event handler run may take before its process group is killed (default 60s)")
 	f.Var(&v.broadcastTimeout, "broadcast-timeout", "how long to wait for a leave or a tags change to be gossiped (default 5s)")
+	f.StringArrayVar(&v.retryJoin, "retry-join", nil, "`ADDR` to join in the background, retried until it answers; repeatable")
+	f.Var(&v.retryInterval, "retry-interval", "time between retry-join attempts, and between checks for missing members (default 30s)")
+	f.IntVar(&v.retryMax, "retry-max", 0, "give up (and exit) after this many failed retry-join `ATTEMPTS` (default 0: never)")
 	f.BoolVar(&v.rejoin, "rejoin", false, "rejoin the snapshot's members even after a graceful leave")
 	f.StringVar(&v.encrypt, "encrypt", "", "gossip encryption `KEY`, base64 of 16, 24 or 32 bytes (see \"agent keygen\")")
 	f.StringVar(&v.keyringFile, "keyring-file", "", "`FILE` holding the gossip keys; created from --encrypt if missing, rewritten on every key change")
@@ -142,6 +148,12 @@ func flagLayer(fs *pflag.FlagSet, v *runValues) *agent.FileConfig {
 			fc.BroadcastTimeout = dur(v.broadcastTimeout)
 		case "handler-timeout":
 			fc.HandlerTimeout = dur(v.handlerTimeout)
+		case "retry-join":
+			fc.RetryJoin = slices.Clone(v.retryJoin)
+		case "retry-interval":
+			fc.RetryInterval = dur(v.retryInterval)
+		case "retry-max":
+			fc.RetryMaxAttempts = &v.retryMax
 		case "rejoin":
 			fc.RejoinAfterLeave = &v.rejoin
 		case "encrypt":

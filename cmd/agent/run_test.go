@@ -111,7 +111,7 @@ func TestRunFlagLayerWinsOverFile(t *testing.T) {
 func TestRunEveryFlagReachesTheLayer(t *testing.T) {
 	values := map[string]string{
 		"tag": "k=v", "protocol": "3", "broadcast-timeout": "1s", "reconnect-interval": "1s",
-		"reconnect-timeout": "1s", "tombstone-timeout": "1s", "handler-timeout": "1s",
+		"reconnect-timeout": "1s", "tombstone-timeout": "1s", "handler-timeout": "1s", "retry-interval": "1s", "retry-max": "3",
 	}
 	cmd := newRunCmd(testEnv(t, &syncBuffer{}, &syncBuffer{}, nil))
 	var args []string
@@ -121,7 +121,7 @@ func TestRunEveryFlagReachesTheLayer(t *testing.T) {
 		"profile", "protocol", "log-level", "log-json", "event-handler", "broadcast-timeout",
 		"leave-on-terminate", "skip-leave-on-interrupt", "tags-file", "snapshot",
 		"reconnect-interval", "reconnect-timeout", "tombstone-timeout", "handler-timeout", "disable-compression", "cluster-label",
-		"rejoin", "encrypt", "keyring-file", "encrypt-verify-incoming", "encrypt-verify-outgoing",
+		"rejoin", "encrypt", "keyring-file", "retry-join", "retry-interval", "retry-max", "encrypt-verify-incoming", "encrypt-verify-outgoing",
 	} {
 		f := cmd.Flags().Lookup(name)
 		if f == nil {
