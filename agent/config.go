@@ -97,9 +97,14 @@ type FileConfig struct {
 	// names): set false while switching a cluster to encryption.
 	EncryptVerifyIncoming *bool `json:"encrypt_verify_incoming,omitempty"`
 	EncryptVerifyOutgoing *bool `json:"encrypt_verify_outgoing,omitempty"`
-	DisableCoordinates    *bool `json:"disable_coordinates,omitempty"`
-	EnableCompression     *bool `json:"enable_compression,omitempty"`
-	ValidateNodeNames     *bool `json:"validate_node_names,omitempty"`
+	// RPCTLSCertFile, RPCTLSKeyFile and RPCTLSCAFile are ours: TLS on the
+	// TCP RPC listener, with client certificates checked against the CA.
+	RPCTLSCertFile     *string `json:"rpc_tls_cert_file,omitempty"`
+	RPCTLSKeyFile      *string `json:"rpc_tls_key_file,omitempty"`
+	RPCTLSCAFile       *string `json:"rpc_tls_ca_file,omitempty"`
+	DisableCoordinates *bool   `json:"disable_coordinates,omitempty"`
+	EnableCompression  *bool   `json:"enable_compression,omitempty"`
+	ValidateNodeNames  *bool   `json:"validate_node_names,omitempty"`
 }
 
 // ParseConfig reads one JSON config layer. Unknown keys are errors that name

@@ -14,6 +14,7 @@ import (
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip"
 	"github.com/agentd/agent/handlers"
+	"github.com/agentd/agent/rpc"
 )
 
 // Default addresses, as Serf's.
@@ -77,6 +78,9 @@ type Config struct {
 	// (rejoin_after_leave, --rejoin).
 	SnapshotPath     string
 	RejoinAfterLeave bool
+	// RPCTLSCertFile and RPCTLSKeyFile put the RPC listener behind TLS;
+	// with RPCTLSCAFile, clients must present a certificate it signed.
+	RPCTLSCertFile, RPCTLSKeyFile, RPCTLSCAFile string
 	// EncryptKey is the decoded encrypt_key (--encrypt); nil when unset.
 	EncryptKey []byte
 	// KeyringFile holds the keys and is rewritten on every keyring change
@@ -147,6 +151,9 @@ func Resolve(fc *FileConfig) (Config, error) {
 		ClusterLabel:          str(fc.ClusterLabel, ""),
 		KeyringFile:           str(fc.KeyringFile, ""),
 		SnapshotPath:          str(fc.SnapshotPath, ""),
+		RPCTLSCertFile:        str(fc.RPCTLSCertFile, ""),
+		RPCTLSKeyFile:         str(fc.RPCTLSKeyFile, ""),
+		RPCTLSCAFile:          str(fc.RPCTLSCAFile, ""),
 		RetryJoin:             fc.RetryJoin,
 		RetryInterval:         DefaultRetryInterval,
 		RejoinAfterLeave:      fc.RejoinAfterLeave != nil && *fc.RejoinAfterLeave,
@@ -196,8 +203,18 @@ func Resolve(fc *FileConfig) (Config, error) {
 			bad("advertise: %v", err)
 		}
 	}
-	if _, _, err := splitHostPort(c.RPCAddr, -1); err != nil {
+	if path, unix := strings.CutPrefix(c.RPCAddr, rpc.UnixPrefix); unix {
+		if path == "" {
+			bad("rpc_addr: %q names no socket path (want unix:///path/to/socket)", c.RPCAddr)
+		}
+	} else if _, _, err := splitHostPort(c.RPCAddr, -1); err != nil {
 		bad("rpc_addr: %v", err)
+	}
+	if (c.RPCTLSCertFile == "") != (c.RPCTLSKeyFile == "") {
+		bad("rpc_tls_cert_file and rpc_tls_key_file go together")
+	}
+	if c.RPCTLSCAFile != "" && c.RPCTLSCertFile == "" {
+		bad("rpc_tls_ca_file needs rpc_tls_cert_file and rpc_tls_key_file")
 	}
 	if _, err := gossip.ProfileTiming(c.Profile); err != nil {
 		bad("profile: %v", err)

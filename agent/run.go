@@ -71,6 +71,12 @@ func Run(ctx context.Context, opts RunOptions) error {
 	}
 	sc := rpc.DefaultServerConfig()
 	sc.Addr, sc.AuthKey = cfg.RPCAddr, cfg.RPCAuthKey
+	if cfg.RPCTLSCertFile != "" {
+		if sc.TLS, err = rpc.ServerTLS(cfg.RPCTLSCertFile, cfg.RPCTLSKeyFile, cfg.RPCTLSCAFile); err != nil {
+			_ = a.Shutdown()
+			return err
+		}
+	}
 	sc.Cluster, sc.Local, sc.Events, sc.Logs = a, a, a, hub
 	sc.Logger = logger
 	srv, err := rpc.NewServer(sc)
@@ -91,7 +97,11 @@ func Run(ctx context.Context, opts RunOptions) error {
 	}
 	a.startJoinLoops()
 	if opts.Ready != nil {
-		opts.Ready(srv.Addr().String(), a.Node().Addr())
+		rpcAddr := srv.Addr().String()
+		if srv.Addr().Network() == "unix" {
+			rpcAddr = rpc.UnixPrefix + rpcAddr
+		}
+		opts.Ready(rpcAddr, a.Node().Addr())
 	}
 
 	sigs := make(chan os.Signal, 4)

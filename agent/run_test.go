@@ -3,12 +3,15 @@ package agent
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/rpc"
+	"github.com/agentd/agent/rpc/rpctest"
 )
 
 func strp(s string) *string { return &s }
@@ -108,4 +111,55 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/agent.json") {
 		t.Errorf("Run(missing file) = %v; want an error naming the file", err)
 	}
+}
+
+func TestRunRPCTransports(t *testing.T) {
+	dir := t.TempDir()
+	sock := rpc.UnixPrefix + filepath.Join(dir, "rpc.sock")
+	fc := &FileConfig{NodeName: strp("unixy"), BindAddr: strp("127.0.0.1:0"), RPCAddr: strp(sock), Profile: strp("local")}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(ctx, RunOptions{Flags: fc, Stderr: io.Discard, Ready: func(r, _ string) { ready <- r }})
+	}()
+	select {
+	case addr := <-ready:
+		if addr != sock {
+			t.Errorf("ready on %q; want %q", addr, sock)
+		}
+		c, err := rpc.Dial(context.Background(), addr, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Members(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	case err := <-errc:
+		t.Fatalf("Run on a unix socket: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("not ready")
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+
+	a := rpctest.WriteTLSFiles(t, mkdirIn(t, dir, "a"))
+	b := rpctest.WriteTLSFiles(t, mkdirIn(t, dir, "b"))
+	bad := &FileConfig{NodeName: strp("tls"), BindAddr: strp("127.0.0.1:0"), RPCAddr: strp("127.0.0.1:0"),
+		RPCTLSCertFile: strp(a.ServerCert), RPCTLSKeyFile: strp(b.ServerKey)}
+	if err := Run(context.Background(), RunOptions{Flags: bad, Stderr: io.Discard}); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("Run with a key of another certificate = %v; want a clear refusal", err)
+	}
+}
+
+func mkdirIn(t *testing.T, parent, name string) string {
+	t.Helper()
+	p := filepath.Join(parent, name)
+	if err := os.Mkdir(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

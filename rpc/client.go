@@ -3,6 +3,7 @@ package rpc
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -48,8 +49,24 @@ type call struct {
 // whole of it. Errors from the agent match the package sentinels, e.g.
 // errors.Is(err, ErrInvalidAuthToken).
 func Dial(ctx context.Context, addr, authKey string) (*Client, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	return DialWith(ctx, addr, DialOptions{AuthKey: authKey})
+}
+
+// DialOptions are the optional parts of a connection to an agent.
+type DialOptions struct {
+	// AuthKey, if set, is presented after the handshake.
+	AuthKey string
+	// TLS, if set, wraps a TCP connection in TLS (an agent started with
+	// rpc_tls_cert_file). Without ServerName, the address's host is
+	// verified.
+	TLS *tls.Config
+}
+
+// DialWith is Dial with options. addr is "host:port", or UnixPrefix and
+// a socket path.
+func DialWith(ctx context.Context, addr string, opts DialOptions) (*Client, error) {
+	authKey := opts.AuthKey
+	nc, err := dialConn(ctx, addr, opts.TLS)
 	if err != nil {
 		return nil, fmt.Errorf("rpc dial %s: %w", addr, err)
 	}

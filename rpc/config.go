@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,9 +14,12 @@ var ErrInvalidConfig = errors.New("invalid rpc server config")
 
 // ServerConfig configures a [Server]. Start from [DefaultServerConfig].
 type ServerConfig struct {
-	// Addr is the TCP address to listen on ("127.0.0.1:7373"). Used only
-	// when Listener is nil.
+	// Addr is the TCP address to listen on ("127.0.0.1:7373"), or
+	// UnixPrefix and a socket path (see Listen). Used only when Listener
+	// is nil.
 	Addr string
+	// TLS, if set, makes TCP clients speak TLS (with Addr only).
+	TLS *tls.Config
 	// Listener, if set, is used instead of listening on Addr. The server
 	// owns it: Shutdown closes it.
 	Listener net.Listener

@@ -90,8 +90,8 @@ func (s *Server) Start() error {
 	ln := s.cfg.Listener
 	if ln == nil {
 		var err error
-		if ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
-			return fmt.Errorf("rpc listen %s: %w", s.cfg.Addr, err)
+		if ln, err = Listen(s.cfg.Addr, s.cfg.TLS); err != nil {
+			return err
 		}
 	}
 	s.ln, s.started = ln, true

@@ -28,6 +28,9 @@ type rpcTarget struct {
 	env  env
 	addr string
 	auth string
+	// TLS: the CA that signed the agent's certificate, this client's own
+	// certificate and key, and the name to verify instead of the host.
+	tlsCA, tlsCert, tlsKey, tlsServerName string
 }
 
 // addRPCFlags registers --rpc-addr and --rpc-auth on cmd. The environment
@@ -35,8 +38,12 @@ type rpcTarget struct {
 // reference) does not depend on it and never shows a key.
 func addRPCFlags(cmd *cobra.Command, e env) *rpcTarget {
 	t := &rpcTarget{cmd: cmd, env: e}
-	cmd.Flags().StringVar(&t.addr, "rpc-addr", defaultRPCAddr, "RPC `ADDR` of the agent, IP:PORT; $"+envRPCAddr+" overrides the default")
+	cmd.Flags().StringVar(&t.addr, "rpc-addr", defaultRPCAddr, "RPC `ADDR` of the agent, IP:PORT or unix:///path; $"+envRPCAddr+" overrides the default")
 	cmd.Flags().StringVar(&t.auth, "rpc-auth", "", "RPC auth `KEY` of the agent (default $"+envRPCAuth+")")
+	cmd.Flags().StringVar(&t.tlsCA, "rpc-tls-ca-file", "", "speak TLS to the agent, verifying its certificate with this CA `FILE` (PEM)")
+	cmd.Flags().StringVar(&t.tlsCert, "rpc-tls-cert-file", "", "client certificate `FILE` (PEM) for an agent that requires one")
+	cmd.Flags().StringVar(&t.tlsKey, "rpc-tls-key-file", "", "private key `FILE` (PEM) of --rpc-tls-cert-file")
+	cmd.Flags().StringVar(&t.tlsServerName, "rpc-tls-server-name", "", "`NAME` to verify the agent's certificate against (default: the host of --rpc-addr)")
 	return t
 }
 
@@ -60,7 +67,14 @@ func (t *rpcTarget) connect(ctx context.Context) (*rpc.Client, error) {
 	addr, auth := t.resolve()
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	c, err := rpc.Dial(dctx, addr, auth)
+	opts := rpc.DialOptions{AuthKey: auth}
+	if t.tlsCA != "" || t.tlsCert != "" || t.tlsKey != "" || t.tlsServerName != "" {
+		var err error
+		if opts.TLS, err = rpc.ClientTLS(t.tlsCA, t.tlsCert, t.tlsKey, t.tlsServerName); err != nil {
+			return nil, err
+		}
+	}
+	c, err := rpc.DialWith(dctx, addr, opts)
 	if err != nil {
 		return nil, &shownError{msg: fmt.Sprintf("connecting to agent at %s: %s", addr, dialCause(err)), err: err}
 	}

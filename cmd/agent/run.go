@@ -28,6 +28,7 @@ type runValues struct {
 	retryJoin                          []string
 	retryInterval                      durationValue
 	retryMax                           int
+	rpcTLSCert, rpcTLSKey, rpcTLSCA    string
 	tagsFile, snapshot                 string
 	reconnectInterval                  durationValue
 	reconnectTimeout, tombstoneTTL     durationValue
@@ -70,7 +71,10 @@ Logs go to stderr.`,
 	f.StringVar(&v.bind, "bind", "", "`ADDR` to bind gossip to, IP or IP:PORT (default 0.0.0.0:7946)")
 	f.StringVar(&v.advertise, "advertise", "", "`ADDR` to advertise to other members, IP or IP:PORT (default: the bind address)")
 	f.StringVar(&v.iface, "iface", "", "network `INTERFACE` whose address to bind gossip to")
-	f.StringVar(&v.rpcAddr, "rpc-addr", "", "`ADDR` of the RPC listener the CLI talks to, IP:PORT (default 127.0.0.1:7373)")
+	f.StringVar(&v.rpcAddr, "rpc-addr", "", "`ADDR` of the RPC listener the CLI talks to, IP:PORT or unix:///path/to/socket (default 127.0.0.1:7373)")
+	f.StringVar(&v.rpcTLSCert, "rpc-tls-cert-file", "", "certificate `FILE` (PEM) for TLS on the RPC port")
+	f.StringVar(&v.rpcTLSKey, "rpc-tls-key-file", "", "private key `FILE` (PEM) of --rpc-tls-cert-file")
+	f.StringVar(&v.rpcTLSCA, "rpc-tls-ca-file", "", "CA `FILE` (PEM): RPC clients must present a certificate it signed")
 	f.StringVar(&v.rpcAuth, "rpc-auth", "", "`KEY` RPC clients must present (default: none)")
 	f.StringArrayVar(&v.join, "join", nil, "`ADDR` of a member to join at start; repeatable")
 	f.BoolVar(&v.replay, "replay", false, "replay past user events when joining at start")
@@ -124,6 +128,12 @@ func flagLayer(fs *pflag.FlagSet, v *runValues) *agent.FileConfig {
 			fc.Interface = &v.iface
 		case "rpc-addr":
 			fc.RPCAddr = &v.rpcAddr
+		case "rpc-tls-cert-file":
+			fc.RPCTLSCertFile = &v.rpcTLSCert
+		case "rpc-tls-key-file":
+			fc.RPCTLSKeyFile = &v.rpcTLSKey
+		case "rpc-tls-ca-file":
+			fc.RPCTLSCAFile = &v.rpcTLSCA
 		case "rpc-auth":
 			fc.RPCAuthKey = &v.rpcAuth
 		case "join":
