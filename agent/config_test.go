@@ -124,3 +124,14 @@ func TestResolveDefaultsAndErrors(t *testing.T) {
 		t.Errorf("Resolve = %+v, %v; want bind port 8000, advertise 10.1.2.3, level err, role db", c, err)
 	}
 }
+
+// The example configuration of docs/deploy loads.
+func TestDeployExampleConfigLoads(t *testing.T) {
+	c, err := LoadConfig([]string{"../docs/deploy/agent.d"}, &FileConfig{})
+	if err != nil {
+		t.Fatalf("docs/deploy/agent.d: %v", err)
+	}
+	if c.RPCAddr != "unix:///run/agent/rpc.sock" || c.SnapshotPath == "" || len(c.RetryJoin) != 1 || c.Tags["role"] != "web" || len(c.Handlers) != 1 {
+		t.Errorf("docs/deploy/agent.d resolved to %+v", c)
+	}
+}

@@ -96,6 +96,11 @@ func Run(ctx context.Context, opts RunOptions) error {
 		return err
 	}
 	a.startJoinLoops()
+	// Ready for systemd (Type=notify): RPC serves and the start join, if
+	// any, has joined.
+	if err := notifySystemd("READY=1"); err != nil {
+		logger.Warn("could not tell the service manager the agent is ready", "err", err)
+	}
 	if opts.Ready != nil {
 		rpcAddr := srv.Addr().String()
 		if srv.Addr().Network() == "unix" {
@@ -109,6 +114,7 @@ func Run(ctx context.Context, opts RunOptions) error {
 	defer signal.Stop(sigs)
 
 	exitErr := waitForExit(ctx, a, srv, sigs, opts, &cfg, level, logger)
+	_ = notifySystemd("STOPPING=1")
 	srv.Shutdown()
 	if err := a.Shutdown(); err != nil && exitErr == nil {
 		exitErr = err
