@@ -125,6 +125,22 @@ func New(cfg Config, logger *slog.Logger, tune func(*gossip.Config)) (*Agent, er
 	if tune != nil {
 		tune(&gc)
 	}
+	if gc.Transport == nil && gc.AdvertiseAddr == "" && (gc.BindAddr == "0.0.0.0" || gc.BindAddr == "::") {
+		addrs, err := machineAddrs()
+		if err != nil {
+			return nil, err
+		}
+		chosen, public, err := chooseAdvertise(gc.BindAddr, addrs)
+		if err != nil {
+			return nil, err
+		}
+		gc.AdvertiseAddr = chosen.ip.String()
+		if public {
+			logger.Warn("advertising an address that is not private; set advertise to choose another", "addr", gc.AdvertiseAddr, "interface", chosen.iface)
+		} else {
+			logger.Info("advertising", "addr", gc.AdvertiseAddr, "interface", chosen.iface)
+		}
+	}
 	node, err := gossip.New(gc)
 	if err != nil {
 		return nil, err
