@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip"
 	"github.com/agentd/agent/handlers"
+	"github.com/agentd/agent/internal/atomicfile"
 	"github.com/agentd/agent/rpc"
 )
 
@@ -90,6 +90,7 @@ func New(cfg Config, logger *slog.Logger, tune func(*gossip.Config)) (*Agent, er
 	gc.Tags = maps.Clone(cfg.Tags)
 	gc.Protocol = cfg.Protocol
 	gc.Compression = cfg.Compression
+	gc.ValidateNodeNames = cfg.ValidateNodeNames
 	gc.Label = cfg.ClusterLabel
 	keys, err := gossipKeys(cfg, logger)
 	if err != nil {
@@ -361,11 +362,7 @@ func writeJSONFile(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, append(data, '\n'), 0o600)
 }
 
 // Stats returns Serf's stats sections: agent, runtime, serf, tags.

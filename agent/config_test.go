@@ -89,6 +89,7 @@ func TestResolveDefaultsAndErrors(t *testing.T) {
 	}
 	s := func(v string) *string { return &v }
 	n := func(v int) *int { return &v }
+	b := func(v bool) *bool { return &v }
 	tests := []struct {
 		name string
 		fc   FileConfig
@@ -105,6 +106,12 @@ func TestResolveDefaultsAndErrors(t *testing.T) {
 		{"zero event limit", FileConfig{UserEventSizeLimit: n(0)}, "user_event_size_limit 0 out of range 1-9216"},
 		{"zero query limit", FileConfig{QuerySizeLimit: n(0)}, "query_size_limit 0 out of range 1-9216"},
 		{"huge response limit", FileConfig{QueryResponseSizeLimit: n(10000)}, "query_response_size_limit 10000 out of range"},
+		{"control character in the name", FileConfig{NodeName: s("web\n1")}, `node name "web\n1" contains a control character`},
+		{"long name", FileConfig{NodeName: s(strings.Repeat("n", 129))}, "node name is 129 bytes, over the limit of 128"},
+		{"strict name", FileConfig{NodeName: s("web_1"), ValidateNodeNames: b(true)}, "only letters, digits"},
+		{"empty node name", FileConfig{NodeName: s("")}, "node_name is empty"},
+		{"empty tag key", FileConfig{Tags: map[string]string{"": "x"}}, "a tag key is empty"},
+		{"control character in a tag key", FileConfig{Tags: map[string]string{"a\tb": "x"}}, `tag key "a\tb" contains a control character`},
 		{"long cluster label", FileConfig{ClusterLabel: s(strings.Repeat("x", 256))}, "cluster_label is 256 bytes, over the limit of 255"},
 		{"huge event limit", FileConfig{UserEventSizeLimit: n(10000)}, "user_event_size_limit 10000 out of range"},
 	}

@@ -71,6 +71,9 @@ type Config struct {
 	// an encoded response (query_size_limit, query_response_size_limit:
 	// default 1024, at most 9216).
 	QuerySizeLimit, QueryResponseSizeLimit int
+	// ValidateNodeNames limits node names to host-name characters
+	// (validate_node_names).
+	ValidateNodeNames bool
 	// Compression compresses gossip (enable_compression, --disable-compression).
 	Compression bool
 	// SnapshotPath keeps members and clocks across restarts (snapshot_path,
@@ -176,8 +179,16 @@ func Resolve(fc *FileConfig) (Config, error) {
 	if len(c.ClusterLabel) > gossip.MaxLabelLength {
 		bad("cluster_label is %d bytes, over the limit of %d", len(c.ClusterLabel), gossip.MaxLabelLength)
 	}
-	if c.NodeName == "" {
+	c.ValidateNodeNames = fc.ValidateNodeNames != nil && *fc.ValidateNodeNames
+	switch {
+	case c.NodeName == "" && fc.NodeName != nil:
+		bad("node_name is empty; give a name or leave it out to use the host name")
+	case c.NodeName == "":
 		bad("node name is empty and the host name is unknown; set node_name or --node")
+	default:
+		if err := gossip.ValidateNodeName(c.NodeName, c.ValidateNodeNames); err != nil {
+			bad("%v", err)
+		}
 	}
 	if fc.BroadcastTimeout != nil {
 		if c.BroadcastTimeout = fc.BroadcastTimeout.Duration; c.BroadcastTimeout <= 0 {

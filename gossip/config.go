@@ -128,6 +128,10 @@ type Config struct {
 	// them off to switch a running cluster to encryption without an
 	// outage (docs/encryption.md).
 	EncryptVerifyIncoming, EncryptVerifyOutgoing bool
+	// ValidateNodeNames restricts node names to letters, digits, '-' and
+	// '.' (Serf's validate_node_names); any name is checked for length and
+	// control characters.
+	ValidateNodeNames bool
 	// SnapshotPath, if set, is the file that keeps the members last seen
 	// alive and the clocks across restarts and crashes (see snapshot.go).
 	SnapshotPath string
@@ -245,8 +249,8 @@ func (c *Config) SetProfile(profile string) error {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if c.NodeName == "" {
-		bad("node name is empty")
+	if err := ValidateNodeName(c.NodeName, c.ValidateNodeNames); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Transport == nil && net.ParseIP(c.BindAddr) == nil {
 		bad("bind address %q is not an IP address", c.BindAddr)

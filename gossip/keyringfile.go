@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/agentd/agent/internal/atomicfile"
 )
 
 // LoadKeyringFile reads a keyring file: a JSON list of base64 keys, the
@@ -35,9 +36,8 @@ func LoadKeyringFile(path string) ([][]byte, error) {
 }
 
 // WriteKeyringFile replaces the keyring file with keys, the primary first,
-// readable by the owner only. It writes a temporary file beside it and
-// renames it over the old one, so a crash leaves the old keyring or the
-// new one, never a torn file.
+// readable by the owner only; a crash leaves the old keyring or the new
+// one, never a torn file.
 func WriteKeyringFile(path string, keys [][]byte) error {
 	if len(keys) == 0 {
 		return errors.New("write keyring file: no keys")
@@ -51,28 +51,8 @@ func WriteKeyringFile(path string, keys [][]byte) error {
 		return fmt.Errorf("write keyring file: %w", err)
 	}
 	data = append(data, '\n')
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write keyring file: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write keyring file: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write keyring file %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write keyring file %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write keyring file %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write keyring file: %w", err)
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
+		return fmt.Errorf("keyring file: %w", err)
 	}
 	return nil
 }

@@ -22,6 +22,9 @@ var ErrTagsTooLarge = errors.New("tags too large")
 // gossip protocol version: before 3, only the "role" tag as raw bytes; from 3
 // on, 0xFF followed by a msgpack map.
 func EncodeTags(tags map[string]string, protocol uint8) ([]byte, error) {
+	if err := validateTagKeys(tags); err != nil {
+		return nil, err
+	}
 	var meta []byte
 	if protocol < 3 {
 		meta = []byte(tags["role"])
