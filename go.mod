@@ -5,6 +5,7 @@ go 1.26
 require (
 	github.com/hashicorp/go-msgpack/v2 v2.1.5
 	github.com/hashicorp/logutils v1.0.0
+	github.com/hashicorp/mdns v1.0.6
 	github.com/hashicorp/memberlist v0.5.4
 	github.com/hashicorp/serf v0.10.2
 	github.com/spf13/cobra v1.10.2

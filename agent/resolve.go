@@ -71,6 +71,12 @@ type Config struct {
 	// an encoded response (query_size_limit, query_response_size_limit:
 	// default 1024, at most 9216).
 	QuerySizeLimit, QueryResponseSizeLimit int
+	// Discover names the cluster to find on the local network with mDNS
+	// (discover, --discover); MDNSInterface, MDNSDisableIPv4 and
+	// MDNSDisableIPv6 come from the mdns block.
+	Discover                         string
+	MDNSInterface                    string
+	MDNSDisableIPv4, MDNSDisableIPv6 bool
 	// ValidateNodeNames limits node names to host-name characters
 	// (validate_node_names).
 	ValidateNodeNames bool
@@ -180,6 +186,19 @@ func Resolve(fc *FileConfig) (Config, error) {
 		bad("cluster_label is %d bytes, over the limit of %d", len(c.ClusterLabel), gossip.MaxLabelLength)
 	}
 	c.ValidateNodeNames = fc.ValidateNodeNames != nil && *fc.ValidateNodeNames
+	c.Discover = str(fc.Discover, "")
+	if c.Discover != "" && !validServiceLabel(c.Discover) {
+		bad("discover %q: use letters, digits and '-' only (it becomes the mDNS service _serf_%s._tcp)", c.Discover, c.Discover)
+	}
+	c.MDNSInterface = c.Interface
+	if m := fc.MDNS; m != nil {
+		c.MDNSInterface = str(m.Interface, c.MDNSInterface)
+		c.MDNSDisableIPv4 = m.DisableIPv4 != nil && *m.DisableIPv4
+		c.MDNSDisableIPv6 = m.DisableIPv6 != nil && *m.DisableIPv6
+		if c.MDNSDisableIPv4 && c.MDNSDisableIPv6 {
+			bad("mdns: disable_ipv4 and disable_ipv6 cannot both be set")
+		}
+	}
 	switch {
 	case c.NodeName == "" && fc.NodeName != nil:
 		bad("node_name is empty; give a name or leave it out to use the host name")
@@ -376,4 +395,17 @@ func interfaceIP(name string) (string, error) {
 		return "", fmt.Errorf("%s has no IP address", name)
 	}
 	return v6, nil
+}
+
+// validServiceLabel reports whether s can name an mDNS service.
+func validServiceLabel(s string) bool {
+	if len(s) > 50 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -96,6 +96,11 @@ func Run(ctx context.Context, opts RunOptions) error {
 		return err
 	}
 	a.startJoinLoops()
+	if err := a.startDiscovery(); err != nil {
+		srv.Shutdown()
+		_ = a.Shutdown()
+		return err
+	}
 	// Ready for systemd (Type=notify): RPC serves and the start join, if
 	// any, has joined.
 	if err := notifySystemd("READY=1"); err != nil {

@@ -28,6 +28,7 @@ type runValues struct {
 	retryJoin                          []string
 	retryInterval                      durationValue
 	retryMax                           int
+	discover                           string
 	rpcTLSCert, rpcTLSKey, rpcTLSCA    string
 	tagsFile, snapshot                 string
 	reconnectInterval                  durationValue
@@ -89,6 +90,7 @@ Logs go to stderr.`,
 	f.StringArrayVar(&v.eventHandlers, "event-handler", nil, "event handler `[FILTER=]SCRIPT`, in Serf's syntax; repeatable")
 	f.Var(&v.handlerTimeout, "handler-timeout", "how long one event handler run may take before its process group is killed (default 60s)")
 	f.Var(&v.broadcastTimeout, "broadcast-timeout", "how long to wait for a leave or a tags change to be gossiped (default 5s)")
+	f.StringVar(&v.discover, "discover", "", "find and join the members of `CLUSTER` on the local network with mDNS (Serf's discovery)")
 	f.StringArrayVar(&v.retryJoin, "retry-join", nil, "`ADDR` to join in the background, retried until it answers; repeatable")
 	f.Var(&v.retryInterval, "retry-interval", "time between retry-join attempts, and between checks for missing members (default 30s)")
 	f.IntVar(&v.retryMax, "retry-max", 0, "give up (and exit) after this many failed retry-join `ATTEMPTS` (default 0: never)")
@@ -158,6 +160,8 @@ func flagLayer(fs *pflag.FlagSet, v *runValues) *agent.FileConfig {
 			fc.BroadcastTimeout = dur(v.broadcastTimeout)
 		case "handler-timeout":
 			fc.HandlerTimeout = dur(v.handlerTimeout)
+		case "discover":
+			fc.Discover = &v.discover
 		case "retry-join":
 			fc.RetryJoin = slices.Clone(v.retryJoin)
 		case "retry-interval":
