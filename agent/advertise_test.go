@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/agentd/agent/internal/testlog"
 )
 
 func TestChooseAdvertise(t *testing.T) {
@@ -51,11 +53,11 @@ func TestRunIPv6(t *testing.T) {
 	} else {
 		ln.Close()
 	}
-	rpcA, gossipA, _ := runAgent(t, &FileConfig{NodeName: strp("v6-a"), BindAddr: strp("[::1]:0")}, &syncBuf{})
+	rpcA, gossipA, _ := runAgent(t, &FileConfig{NodeName: strp("v6-a"), BindAddr: strp("[::1]:0")}, &testlog.Buffer{})
 	if !strings.HasPrefix(gossipA, "[::1]:") {
 		t.Fatalf("gossip address %q; want [::1]:PORT", gossipA)
 	}
-	rpcB, _, _ := runAgent(t, &FileConfig{NodeName: strp("v6-b"), BindAddr: strp("[::1]:0"), StartJoin: []string{gossipA}}, &syncBuf{})
+	rpcB, _, _ := runAgent(t, &FileConfig{NodeName: strp("v6-b"), BindAddr: strp("[::1]:0"), StartJoin: []string{gossipA}}, &testlog.Buffer{})
 	waitAlive(t, rpcA, 2)
 	waitAlive(t, rpcB, 2)
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/agentd/agent/internal/testlog"
 )
 
 // startTestAgent starts an agent on 127.0.0.1 without Run.
@@ -73,7 +75,7 @@ func TestDiscoverOverMDNS(t *testing.T) {
 	if os.Getenv("AGENT_TEST_MDNS") == "" {
 		t.Skip("uses multicast on the local network; set AGENT_TEST_MDNS=1 to run")
 	}
-	rpcA, _, _ := runAgent(t, &FileConfig{NodeName: strp("mdns-a"), BindAddr: strp("0.0.0.0:0"), Discover: strp("agenttest")}, &syncBuf{})
-	runAgent(t, &FileConfig{NodeName: strp("mdns-b"), BindAddr: strp("0.0.0.0:0"), Discover: strp("agenttest")}, &syncBuf{})
+	rpcA, _, _ := runAgent(t, &FileConfig{NodeName: strp("mdns-a"), BindAddr: strp("0.0.0.0:0"), Discover: strp("agenttest")}, &testlog.Buffer{})
+	runAgent(t, &FileConfig{NodeName: strp("mdns-b"), BindAddr: strp("0.0.0.0:0"), Discover: strp("agenttest")}, &testlog.Buffer{})
 	waitAlive(t, rpcA, 2)
 }

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"strconv"
@@ -12,29 +11,13 @@ import (
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip"
+	"github.com/agentd/agent/internal/testlog"
 	"github.com/agentd/agent/rpc"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runAgent runs the daemon in-process and returns its addresses and a
 // stop function (no leave) that waits for Run to return.
-func runAgent(t *testing.T, fc *FileConfig, logs *syncBuf) (rpcAddr, gossipAddr string, stop func()) {
+func runAgent(t *testing.T, fc *FileConfig, logs *testlog.Buffer) (rpcAddr, gossipAddr string, stop func()) {
 	t.Helper()
 	if fc.BindAddr == nil {
 		fc.BindAddr = strp("127.0.0.1:0")
@@ -112,7 +95,7 @@ func waitAlive(t *testing.T, rpcAddr string, want int) {
 
 func TestRetryJoinWaitsForALateSeed(t *testing.T) {
 	seedAddr := freeGossipAddr(t)
-	var logs syncBuf
+	var logs testlog.Buffer
 	_, seedPort, _ := net.SplitHostPort(seedAddr)
 	// By name: resolved on every try (to 127.0.0.1, and ::1 where present).
 	rpcA, _, _ := runAgent(t, &FileConfig{NodeName: strp("early"), RetryJoin: []string{"localhost:" + seedPort},
@@ -125,7 +108,7 @@ func TestRetryJoinWaitsForALateSeed(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	runAgent(t, &FileConfig{NodeName: strp("seed"), BindAddr: strp(seedAddr)}, &syncBuf{})
+	runAgent(t, &FileConfig{NodeName: strp("seed"), BindAddr: strp(seedAddr)}, &testlog.Buffer{})
 	waitAlive(t, rpcA, 2)
 }
 
@@ -134,7 +117,7 @@ func TestRetryJoinGivesUp(t *testing.T) {
 		Profile: strp("local"), RetryJoin: []string{freeGossipAddr(t)},
 		RetryInterval: &Duration{Duration: 50 * time.Millisecond}, RetryMaxAttempts: intp(2)}
 	errc := make(chan error, 1)
-	go func() { errc <- Run(context.Background(), RunOptions{Flags: fc, Stderr: &syncBuf{}}) }()
+	go func() { errc <- Run(context.Background(), RunOptions{Flags: fc, Stderr: &testlog.Buffer{}}) }()
 	select {
 	case err := <-errc:
 		if err == nil || !strings.Contains(err.Error(), "gave up after 2 attempts") {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentd/agent/internal/testlog"
 	"github.com/agentd/agent/rpc"
 )
 
@@ -25,7 +26,7 @@ func TestTagsFile(t *testing.T) {
 	}
 
 	path := filepath.Join(dir, "tags.json")
-	rpcAddr, _, stop := runAgent(t, &FileConfig{NodeName: strp("tagged"), TagsFile: strp(path)}, &syncBuf{})
+	rpcAddr, _, stop := runAgent(t, &FileConfig{NodeName: strp("tagged"), TagsFile: strp(path)}, &testlog.Buffer{})
 	c, err := rpc.Dial(context.Background(), rpcAddr, "")
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package gossip_test
 
 import (
 	"fmt"
-	"github.com/agentd/agent/internal/testlog"
 	"io"
 	"log"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip"
+	"github.com/agentd/agent/internal/testlog"
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/serf/serf"
 )

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentd/agent/gossip"
+	"github.com/agentd/agent/internal/testlog"
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/serf/serf"
 )
@@ -140,7 +141,7 @@ func TestKeyRotationAcrossOursAndSerf(t *testing.T) {
 }
 
 func TestWrongKeyIsRefused(t *testing.T) {
-	var ownerLog lockedBuffer
+	var ownerLog testlog.Buffer
 	cfg := fastConfig(t, "owner")
 	cfg.Keys = [][]byte{newKey(t)}
 	cfg.Logger = slog.New(slog.NewTextHandler(&ownerLog, nil))

@@ -1,35 +1,17 @@
 package gossip_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/agentd/agent/internal/testlog"
 )
 
-// lockedBuffer is a bytes.Buffer safe for concurrent writers and readers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestClusterLabelKeepsClustersApart(t *testing.T) {
-	var blueLog lockedBuffer
+	var blueLog testlog.Buffer
 	cfg := fastConfig(t, "blue-1")
 	cfg.Label = "blue"
 	cfg.Logger = slog.New(slog.NewTextHandler(&blueLog, nil))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip"
+	"github.com/agentd/agent/internal/testlog"
 )
 
 // restartable starts a node again and again under one name, port and
@@ -20,7 +21,7 @@ type restartable struct {
 	name string
 	port int
 	snap string
-	log  *lockedBuffer
+	log  *testlog.Buffer
 	tune func(*gossip.Config)
 }
 
@@ -29,7 +30,7 @@ func (r *restartable) start() (*gossip.Node, *eventLog) {
 	cfg := fastConfig(r.t, r.name)
 	cfg.BindPort = r.port
 	cfg.SnapshotPath = r.snap
-	r.log = &lockedBuffer{}
+	r.log = &testlog.Buffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(r.log, nil))
 	if r.tune != nil {
 		r.tune(&cfg)

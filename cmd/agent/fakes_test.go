@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"testing"
 
 	"github.com/agentd/agent/rpc"
@@ -13,14 +12,23 @@ import (
 // test ends.
 func serve(t *testing.T, f *rpctest.Agent, authKey string) (string, *rpc.Server) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := serveOn(t, f, "127.0.0.1:0", authKey, nil)
+	return srv.Addr().String(), srv
+}
+
+// serveOn serves f on addr (TCP or unix://), with TLS from files if given.
+func serveOn(t *testing.T, f *rpctest.Agent, addr, authKey string, files *rpctest.TLSFiles) *rpc.Server {
+	t.Helper()
 	cfg := rpc.DefaultServerConfig()
-	cfg.Listener = ln
-	cfg.AuthKey = authKey
+	cfg.Addr, cfg.AuthKey = addr, authKey
 	cfg.Cluster, cfg.Local, cfg.Events, cfg.Logs = f, f, f, f
+	if files != nil {
+		conf, err := rpc.ServerTLS(files.ServerCert, files.ServerKey, files.CA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.TLS = conf
+	}
 	srv, err := rpc.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -29,5 +37,5 @@ func serve(t *testing.T, f *rpctest.Agent, authKey string) (string, *rpc.Server)
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	return ln.Addr().String(), srv
+	return srv
 }

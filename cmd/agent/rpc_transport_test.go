@@ -11,33 +11,10 @@ import (
 	"github.com/agentd/agent/rpc/rpctest"
 )
 
-// serveOn serves f on addr (TCP or unix://) with an optional TLS setup.
-func serveOn(t *testing.T, f *rpctest.Agent, addr string, files *rpctest.TLSFiles) {
-	t.Helper()
-	cfg := rpc.DefaultServerConfig()
-	cfg.Addr = addr
-	cfg.Cluster, cfg.Local, cfg.Events, cfg.Logs = f, f, f, f
-	if files != nil {
-		conf, err := rpc.ServerTLS(files.ServerCert, files.ServerKey, files.CA)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.TLS = conf
-	}
-	srv, err := rpc.NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-}
-
 func TestCLIOverUnixSocketAndTLS(t *testing.T) {
 	f := &rpctest.Agent{MembersList: []events.Member{{Name: "web-1", Status: events.StatusAlive}}}
 	sock := rpc.UnixPrefix + filepath.Join(t.TempDir(), "rpc.sock")
-	serveOn(t, f, sock, nil)
+	serveOn(t, f, sock, "", nil)
 	res := runCLI(t, "members", "--rpc-addr", sock)
 	res.check(t, exitOK, "")
 	if !strings.Contains(res.stdout, "web-1") {
@@ -46,7 +23,7 @@ func TestCLIOverUnixSocketAndTLS(t *testing.T) {
 
 	files := rpctest.WriteTLSFiles(t, t.TempDir())
 	tcp := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	serveOn(t, f, tcp, &files)
+	serveOn(t, f, tcp, "", &files)
 	res = runCLI(t, "members", "--rpc-addr", tcp, "--rpc-tls-ca-file", files.CA,
 		"--rpc-tls-cert-file", files.ClientCert, "--rpc-tls-key-file", files.ClientKey)
 	res.check(t, exitOK, "")
