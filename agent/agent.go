@@ -91,6 +91,7 @@ func New(cfg Config, logger *slog.Logger, tune func(*gossip.Config)) (*Agent, er
 	gc.Protocol = cfg.Protocol
 	gc.Compression = cfg.Compression
 	gc.ValidateNodeNames = cfg.ValidateNodeNames
+	gc.DisableCoordinates = cfg.DisableCoordinates
 	gc.Label = cfg.ClusterLabel
 	keys, err := gossipKeys(cfg, logger)
 	if err != nil {
@@ -269,6 +270,15 @@ func (a *Agent) SetHandlers(specs []handlers.Spec) { a.runner.SetHandlers(specs)
 // UserEvent fires a user event to every member.
 func (a *Agent) UserEvent(name string, payload []byte, coalesce bool) error {
 	return a.node.UserEvent(name, payload, coalesce)
+}
+
+// Coordinate returns a member's network coordinate (rpc.Cluster).
+func (a *Agent) Coordinate(node string) (rpc.Coordinate, bool) {
+	c, ok := a.node.CachedCoordinate(node)
+	if !ok {
+		return rpc.Coordinate{}, false
+	}
+	return rpc.Coordinate{Vec: c.Vec, Error: c.Error, Adjustment: c.Adjustment, Height: c.Height}, true
 }
 
 // ModifyKeys runs a keyring operation on every member (rpc.Cluster).

@@ -77,6 +77,8 @@ type Config struct {
 	Discover                         string
 	MDNSInterface                    string
 	MDNSDisableIPv4, MDNSDisableIPv6 bool
+	// DisableCoordinates turns Vivaldi coordinates off (disable_coordinates).
+	DisableCoordinates bool
 	// ValidateNodeNames limits node names to host-name characters
 	// (validate_node_names).
 	ValidateNodeNames bool
@@ -186,6 +188,7 @@ func Resolve(fc *FileConfig) (Config, error) {
 		bad("cluster_label is %d bytes, over the limit of %d", len(c.ClusterLabel), gossip.MaxLabelLength)
 	}
 	c.ValidateNodeNames = fc.ValidateNodeNames != nil && *fc.ValidateNodeNames
+	c.DisableCoordinates = fc.DisableCoordinates != nil && *fc.DisableCoordinates
 	c.Discover = str(fc.Discover, "")
 	if c.Discover != "" && !validServiceLabel(c.Discover) {
 		bad("discover %q: use letters, digits and '-' only (it becomes the mDNS service _serf_%s._tcp)", c.Discover, c.Discover)

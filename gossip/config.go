@@ -128,6 +128,9 @@ type Config struct {
 	// them off to switch a running cluster to encryption without an
 	// outage (docs/encryption.md).
 	EncryptVerifyIncoming, EncryptVerifyOutgoing bool
+	// DisableCoordinates turns off Vivaldi network coordinates: none are
+	// computed, sent on ping acks, or read from peers'.
+	DisableCoordinates bool
 	// ValidateNodeNames restricts node names to letters, digits, '-' and
 	// '.' (Serf's validate_node_names); any name is checked for length and
 	// control characters.

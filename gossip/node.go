@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/agentd/agent/events"
+	"github.com/agentd/agent/gossip/vivaldi"
 	"github.com/hashicorp/memberlist"
 )
 
@@ -91,6 +92,11 @@ type Node struct {
 	// snapshot path); restored is what it held at start.
 	snap     *snapshotter
 	restored SnapshotState
+	// coords is the Vivaldi client (nil when coordinates are disabled);
+	// coordCache the members' last coordinates, under coordMu.
+	coords     *vivaldi.Client
+	coordMu    sync.Mutex
+	coordCache map[string]*vivaldi.Coordinate
 	// keyring holds the encryption keys, nil without encryption; memberlist
 	// shares it, and it locks itself.
 	keyring *memberlist.Keyring
@@ -139,6 +145,10 @@ func New(cfg Config) (*Node, error) {
 	if n.keyring, err = newKeyring(cfg.Keys); err != nil {
 		return nil, err
 	}
+	if !cfg.DisableCoordinates {
+		n.coords = vivaldi.NewClient(vivaldi.DefaultConfig())
+		n.coordCache = map[string]*vivaldi.Coordinate{}
+	}
 	if err := n.restoreSnapshot(); err != nil {
 		return nil, err
 	}
@@ -174,6 +184,9 @@ func (n *Node) Start() error {
 	mc.Delegate = &messageDelegate{n: n}
 	mc.Events = &membershipDelegate{n: n}
 	mc.Conflict = &conflictDelegate{n: n}
+	if n.coords != nil {
+		mc.Ping = &pingDelegate{n: n}
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return fmt.Errorf("start memberlist on %s:%d: %w", n.cfg.BindAddr, n.cfg.BindPort, err)
@@ -219,6 +232,13 @@ func (n *Node) locked(f func(t *memberTable) []events.MemberEvent) {
 	evs := f(n.table)
 	n.numMembers.Store(int64(len(n.table.members)))
 	n.snapshotMembers(evs)
+	for _, e := range evs {
+		if e.Type == events.MemberReap {
+			for _, m := range e.Members {
+				n.forgetCoordinate(m.Name)
+			}
+		}
+	}
 	for _, e := range evs {
 		n.logger.Info("member event", "event", e.Type.String(), "member", e.Members[0].Name, "addr", e.Members[0].Addr.String())
 		n.out.push(e)

@@ -17,6 +17,9 @@ type counters struct {
 	// userEventsTooOld counts user events refused for being older than
 	// the dedup buffer's window.
 	userEventsTooOld atomic.Uint64
+	// coordsRejected counts coordinates from peers that were undecodable,
+	// not finite, or refused by the Vivaldi client.
+	coordsRejected atomic.Uint64
 }
 
 // Stats is a point-in-time view of a node's health.
@@ -54,6 +57,10 @@ type Stats struct {
 	NameConflicts uint64
 	// HealthScore is memberlist's awareness score (0 is healthy).
 	HealthScore int
+	// CoordinatesRejected counts peers' coordinates dropped (undecodable,
+	// not finite, incompatible); CoordinateResets counts resets of our own.
+	CoordinatesRejected uint64
+	CoordinateResets    int
 }
 
 // Stats returns the node's current figures.
@@ -69,6 +76,11 @@ func (n *Node) Stats() Stats {
 		IntentsDropped:    n.stats.queueDropped.Load(),
 		EventsDropped:     n.out.dropped.Load(),
 		NameConflicts:     n.stats.conflicts.Load(),
+
+		CoordinatesRejected: n.stats.coordsRejected.Load(),
+	}
+	if n.coords != nil {
+		s.CoordinateResets = n.coords.Resets()
 	}
 	s.MemberTime, s.EventTime, s.QueryTime = n.Clocks()
 	n.mu.Lock()

@@ -105,6 +105,16 @@ func (c *Client) ModifyKeys(ctx context.Context, op, key string) (KeyResult, err
 	return KeyResult(resp), err
 }
 
+// GetCoordinate returns the network coordinate the agent knows for node;
+// false when it knows none (or coordinates are disabled).
+func (c *Client) GetCoordinate(ctx context.Context, node string) (Coordinate, bool, error) {
+	var resp coordinateResponse
+	if err := c.call(ctx, cmdGetCoordinate, &coordinateRequest{Node: node}, &resp); err != nil {
+		return Coordinate{}, false, err
+	}
+	return Coordinate(resp.Coord), resp.Ok, nil
+}
+
 // Respond answers the query with id that a stream of this connection
 // delivered (events.QueryEvent.ID). An unknown or expired id is an error
 // wrapping ErrInvalidQueryID.

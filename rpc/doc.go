@@ -35,9 +35,7 @@
 // something that is not a request gets a "Malformed request" answer and is
 // disconnected; other clients are not affected.
 //
-// A command Serf knows but this agent does not implement yet
-// (get-coordinate) is answered with an error wrapping [ErrNotImplemented],
-// with the empty body Serf's client expects, so no client waits forever
+// A command Serf does not know is answered with "Unsupported command"
 // and the connection stays usable.
 //
 // Where the server differs from a Serf agent, on purpose:

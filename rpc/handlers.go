@@ -31,6 +31,10 @@ func (c *conn) dispatch(req request) {
 		c.handleKeys(req)
 	case cmdTags:
 		c.handleTags(req)
+	case cmdGetCoordinate:
+		r := req.body.(*coordinateRequest)
+		coord, ok := c.srv.cfg.Cluster.Coordinate(r.Node)
+		c.replyCmd(req, nil, &coordinateResponse{Coord: coordinateRecord(coord), Ok: ok})
 	case cmdStats:
 		c.replyCmd(req, nil, cloneStats(c.srv.cfg.Local.Stats()))
 	case cmdStream:

@@ -38,6 +38,16 @@ type Cluster interface {
 	// answers; key is base64 (unused by list-keys). The result goes to
 	// the client even with an error (which says how many members failed).
 	ModifyKeys(ctx context.Context, op, key string) (KeyResult, error)
+	// Coordinate returns the network coordinate last known for a member
+	// (the local node's own included); false when there is none, or
+	// coordinates are disabled.
+	Coordinate(node string) (Coordinate, bool)
+}
+
+// Coordinate is a Vivaldi network coordinate, as Serf sends it.
+type Coordinate struct {
+	Vec                       []float64
+	Error, Adjustment, Height float64
 }
 
 // KeyResult is what the members answered to a keyring operation.

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/agentd/agent/events"
+	"github.com/agentd/agent/rpc"
 	"github.com/agentd/agent/rpc/rpctest"
 	"github.com/hashicorp/logutils"
 	"github.com/hashicorp/serf/client"
+	"github.com/hashicorp/serf/coordinate"
 )
 
 func TestSerfClientStream(t *testing.T) {
@@ -175,21 +177,22 @@ func TestSerfClientLeaveError(t *testing.T) {
 	wantSerfErr(t, "Leave()", err, "fake failure")
 }
 
-func TestSerfClientNotImplemented(t *testing.T) {
+func TestSerfClientGetCoordinate(t *testing.T) {
 	h := startServer(t, nil)
+	h.fake.Update(func(a *rpctest.Agent) {
+		a.Coords = map[string]rpc.Coordinate{"node-a": {Vec: []float64{0.001, -0.002, 0, 0, 0, 0, 0, 0}, Error: 0.4, Adjustment: 0.0001, Height: 0.00002}}
+	})
 	c := serfClient(t, h, "")
-	calls := []struct {
-		name string
-		f    func() error
-	}{
-		{"GetCoordinate", func() error { _, err := c.GetCoordinate("node-a"); return err }},
+	coord, err := within(t, "GetCoordinate()", func() (*coordinate.Coordinate, error) { return c.GetCoordinate("node-a") })
+	if err != nil || coord == nil || coord.Vec[1] != -0.002 || coord.Error != 0.4 || coord.Height != 0.00002 {
+		t.Fatalf("GetCoordinate(node-a) = %+v, %v; want the agent's coordinate", coord, err)
 	}
-	for _, call := range calls {
-		_, err := within(t, call.name, func() (struct{}, error) { return struct{}{}, call.f() })
-		wantSerfErr(t, call.name+"()", err, "Command not implemented")
+	coord, err = within(t, "GetCoordinate()", func() (*coordinate.Coordinate, error) { return c.GetCoordinate("unknown") })
+	if err != nil || coord != nil {
+		t.Fatalf("GetCoordinate(unknown) = %+v, %v; want nil, nil", coord, err)
 	}
-	// Every reply was framed as Serf's client expects: it is still in step.
-	if _, err := within(t, "Members()", c.Members); err != nil {
-		t.Errorf("Members() after unimplemented commands = %v; want nil", err)
+	ours := dial(t, h.addr, "")
+	if got, ok, err := ours.GetCoordinate(testCtx(t), "node-a"); err != nil || !ok || got.Adjustment != 0.0001 {
+		t.Fatalf("our GetCoordinate = %+v, %t, %v", got, ok, err)
 	}
 }

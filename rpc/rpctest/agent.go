@@ -36,6 +36,8 @@ type Agent struct {
 	QueryAnswers []rpc.QueryAnswer
 	// QueryErr, if set, makes Query fail without recording the query.
 	QueryErr error
+	// Coords are what Coordinate returns, by node.
+	Coords map[string]rpc.Coordinate
 	// KeyResult and KeyErr are what ModifyKeys returns.
 	KeyResult rpc.KeyResult
 	KeyErr    error
@@ -207,6 +209,14 @@ func (a *Agent) ModifyKeys(_ context.Context, op, key string) (rpc.KeyResult, er
 	defer a.mu.Unlock()
 	a.keyOps = append(a.keyOps, KeyCall{op, key})
 	return a.KeyResult, a.KeyErr
+}
+
+// Coordinate returns Coords[node].
+func (a *Agent) Coordinate(node string) (rpc.Coordinate, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.Coords[node]
+	return c, ok
 }
 
 // KeyCalls returns the ModifyKeys calls, in order.
