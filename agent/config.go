@@ -99,9 +99,11 @@ type FileConfig struct {
 	EncryptVerifyOutgoing *bool `json:"encrypt_verify_outgoing,omitempty"`
 	// RPCTLSCertFile, RPCTLSKeyFile and RPCTLSCAFile are ours: TLS on the
 	// TCP RPC listener, with client certificates checked against the CA.
-	RPCTLSCertFile     *string `json:"rpc_tls_cert_file,omitempty"`
-	RPCTLSKeyFile      *string `json:"rpc_tls_key_file,omitempty"`
-	RPCTLSCAFile       *string `json:"rpc_tls_ca_file,omitempty"`
+	RPCTLSCertFile *string `json:"rpc_tls_cert_file,omitempty"`
+	RPCTLSKeyFile  *string `json:"rpc_tls_key_file,omitempty"`
+	RPCTLSCAFile   *string `json:"rpc_tls_ca_file,omitempty"`
+	// MetricsAddr is ours: where to serve Prometheus metrics.
+	MetricsAddr        *string `json:"metrics_addr,omitempty"`
 	DisableCoordinates *bool   `json:"disable_coordinates,omitempty"`
 	EnableCompression  *bool   `json:"enable_compression,omitempty"`
 	ValidateNodeNames  *bool   `json:"validate_node_names,omitempty"`

@@ -77,6 +77,9 @@ type Config struct {
 	Discover                         string
 	MDNSInterface                    string
 	MDNSDisableIPv4, MDNSDisableIPv6 bool
+	// StatsdAddr and StatsiteAddr receive metrics over UDP/TCP;
+	// MetricsAddr serves them to Prometheus at /metrics.
+	StatsdAddr, StatsiteAddr, MetricsAddr string
 	// DisableCoordinates turns Vivaldi coordinates off (disable_coordinates).
 	DisableCoordinates bool
 	// ValidateNodeNames limits node names to host-name characters
@@ -189,6 +192,12 @@ func Resolve(fc *FileConfig) (Config, error) {
 	}
 	c.ValidateNodeNames = fc.ValidateNodeNames != nil && *fc.ValidateNodeNames
 	c.DisableCoordinates = fc.DisableCoordinates != nil && *fc.DisableCoordinates
+	c.StatsdAddr, c.StatsiteAddr, c.MetricsAddr = str(fc.StatsdAddr, ""), str(fc.StatsiteAddr, ""), str(fc.MetricsAddr, "")
+	if c.MetricsAddr != "" {
+		if _, _, err := splitHostPort(c.MetricsAddr, -1); err != nil {
+			bad("metrics_addr: %v", err)
+		}
+	}
 	c.Discover = str(fc.Discover, "")
 	if c.Discover != "" && !validServiceLabel(c.Discover) {
 		bad("discover %q: use letters, digits and '-' only (it becomes the mDNS service _serf_%s._tcp)", c.Discover, c.Discover)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/agentd/agent/rpc"
 )
@@ -61,6 +62,11 @@ func Run(ctx context.Context, opts RunOptions) error {
 	hub := NewLogHub()
 	logger := NewLogger(opts.Stderr, level, cfg.LogJSON, hub)
 
+	sinks, err := startMetrics(cfg, opts.Stderr, logger)
+	if err != nil {
+		return err
+	}
+	defer sinks.stop()
 	a, err := New(cfg, logger, nil)
 	if err != nil {
 		return err
@@ -96,6 +102,7 @@ func Run(ctx context.Context, opts RunOptions) error {
 		return err
 	}
 	a.startJoinLoops()
+	a.goLoop(func() { a.gaugeLoop(time.Second) })
 	if err := a.startDiscovery(); err != nil {
 		srv.Shutdown()
 		_ = a.Shutdown()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip/vivaldi"
+	metrics "github.com/armon/go-metrics"
 	"github.com/hashicorp/memberlist"
 )
 
@@ -233,6 +234,9 @@ func (n *Node) locked(f func(t *memberTable) []events.MemberEvent) {
 	n.numMembers.Store(int64(len(n.table.members)))
 	n.snapshotMembers(evs)
 	for _, e := range evs {
+		if name, ok := memberMetric[e.Type]; ok {
+			metrics.IncrCounter([]string{"serf", "member", name}, float32(len(e.Members)))
+		}
 		if e.Type == events.MemberReap {
 			for _, m := range e.Members {
 				n.forgetCoordinate(m.Name)
@@ -244,6 +248,12 @@ func (n *Node) locked(f func(t *memberTable) []events.MemberEvent) {
 		n.out.push(e)
 	}
 	n.mu.Unlock()
+}
+
+// memberMetric names the counter of each member event (Serf's names).
+var memberMetric = map[events.Type]string{
+	events.MemberJoin: "join", events.MemberLeave: "left", events.MemberFailed: "failed",
+	events.MemberUpdate: "update", events.MemberReap: "reap",
 }
 
 // Join contacts the given addresses ("host:port", or "name/host:port") and

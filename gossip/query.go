@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentd/agent/events"
+	metrics "github.com/armon/go-metrics"
 	"github.com/hashicorp/memberlist"
 )
 
@@ -274,6 +275,8 @@ func (n *Node) handleQuery(msg queryMessage, raw []byte) {
 	if !isNew {
 		return
 	}
+	metrics.IncrCounter([]string{"serf", "queries"}, 1)
+	metrics.IncrCounter([]string{"serf", "queries", msg.Name}, 1)
 	if msg.Flags&queryFlagNoBroadcast == 0 {
 		n.queries.QueueBroadcast(newBroadcast(raw, "", nil))
 		n.sendDirect(raw, eventFanout(n.NumMembers()))

@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/agentd/agent/events"
+	metrics "github.com/armon/go-metrics"
 )
 
 // MaxUserEventSizeLimit is the largest Config.UserEventSizeLimit (Serf's
@@ -66,6 +67,8 @@ func (n *Node) handleUserEvent(msg userEventMessage, minTime LamportTime, raw []
 		n.spreadUserEvent(bytes.Clone(raw)) // raw may be memberlist's buffer
 	}
 	n.stats.userEvents.Add(1)
+	metrics.IncrCounter([]string{"serf", "events"}, 1)
+	metrics.IncrCounter([]string{"serf", "events", msg.Name}, 1)
 	n.snapshotClocks()
 	n.out.push(events.UserEvent{LTime: uint64(msg.LTime), Name: msg.Name, Payload: bytes.Clone(msg.Payload), Coalesce: msg.CC})
 }

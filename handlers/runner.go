@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentd/agent/events"
+	metrics "github.com/armon/go-metrics"
 )
 
 // Defaults for Config.
@@ -264,6 +265,12 @@ func (w *worker) run(j job) {
 	env := append(append([]string(nil), r.cfg.Env...), j.inv.env...)
 	res := runCommand(r.ctx, r.cfg.Shell, w.spec.Command, env, j.inv.stdin, r.cfg.Timeout)
 	r.stats.runs.Add(1)
+	labels := []metrics.Label{{Name: "handler", Value: w.spec.Command}}
+	metrics.IncrCounterWithLabels([]string{"agent", "handler", "runs"}, 1, labels)
+	metrics.AddSampleWithLabels([]string{"agent", "handler", "duration"}, float32(res.took.Seconds()*1000), labels)
+	if res.timedOut {
+		metrics.IncrCounterWithLabels([]string{"agent", "handler", "timeouts"}, 1, labels)
+	}
 	attrs := []any{"handler", w.spec.Command, "event", j.event.EventType().String(), "took", res.took.Round(time.Millisecond), "exit", res.exitCode}
 	if res.dropped > 0 {
 		attrs = append(attrs, "output_truncated", fmt.Sprintf("kept the last %d of %d bytes", len(res.output), len(res.output)+res.dropped))

@@ -11,29 +11,30 @@ import (
 
 // runValues holds `agent run`'s flag values for one invocation.
 type runValues struct {
-	node, bind, advertise, iface       string
-	rpcAddr, rpcAuth                   string
-	join, eventHandlers                []string
-	replay, logJSON                    bool
-	tags                               *keyValues
-	role, profile, logLevel            string
-	protocol                           int
-	configPaths                        []string
-	broadcastTimeout                   durationValue
-	leaveOnTerm, skipLeaveOnInt        bool
-	disableCompression                 bool
-	clusterLabel, encrypt, keyringFile string
-	verifyIncoming, verifyOutgoing     bool
-	rejoin                             bool
-	retryJoin                          []string
-	retryInterval                      durationValue
-	retryMax                           int
-	discover                           string
-	rpcTLSCert, rpcTLSKey, rpcTLSCA    string
-	tagsFile, snapshot                 string
-	reconnectInterval                  durationValue
-	reconnectTimeout, tombstoneTTL     durationValue
-	handlerTimeout                     durationValue
+	node, bind, advertise, iface          string
+	rpcAddr, rpcAuth                      string
+	join, eventHandlers                   []string
+	replay, logJSON                       bool
+	tags                                  *keyValues
+	role, profile, logLevel               string
+	protocol                              int
+	configPaths                           []string
+	broadcastTimeout                      durationValue
+	leaveOnTerm, skipLeaveOnInt           bool
+	disableCompression                    bool
+	clusterLabel, encrypt, keyringFile    string
+	verifyIncoming, verifyOutgoing        bool
+	rejoin                                bool
+	retryJoin                             []string
+	retryInterval                         durationValue
+	retryMax                              int
+	discover                              string
+	metricsAddr, statsdAddr, statsiteAddr string
+	rpcTLSCert, rpcTLSKey, rpcTLSCA       string
+	tagsFile, snapshot                    string
+	reconnectInterval                     durationValue
+	reconnectTimeout, tombstoneTTL        durationValue
+	handlerTimeout                        durationValue
 }
 
 func newRunCmd(e env) *cobra.Command {
@@ -90,6 +91,9 @@ Logs go to stderr.`,
 	f.StringArrayVar(&v.eventHandlers, "event-handler", nil, "event handler `[FILTER=]SCRIPT`, in Serf's syntax; repeatable")
 	f.Var(&v.handlerTimeout, "handler-timeout", "how long one event handler run may take before its process group is killed (default 60s)")
 	f.Var(&v.broadcastTimeout, "broadcast-timeout", "how long to wait for a leave or a tags change to be gossiped (default 5s)")
+	f.StringVar(&v.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9120)")
+	f.StringVar(&v.statsdAddr, "statsd-addr", "", "send metrics to statsd at `ADDR`")
+	f.StringVar(&v.statsiteAddr, "statsite-addr", "", "send metrics to statsite at `ADDR`")
 	f.StringVar(&v.discover, "discover", "", "find and join the members of `CLUSTER` on the local network with mDNS (Serf's discovery)")
 	f.StringArrayVar(&v.retryJoin, "retry-join", nil, "`ADDR` to join in the background, retried until it answers; repeatable")
 	f.Var(&v.retryInterval, "retry-interval", "time between retry-join attempts, and between checks for missing members (default 30s)")
@@ -160,6 +164,12 @@ func flagLayer(fs *pflag.FlagSet, v *runValues) *agent.FileConfig {
 			fc.BroadcastTimeout = dur(v.broadcastTimeout)
 		case "handler-timeout":
 			fc.HandlerTimeout = dur(v.handlerTimeout)
+		case "metrics-addr":
+			fc.MetricsAddr = &v.metricsAddr
+		case "statsd-addr":
+			fc.StatsdAddr = &v.statsdAddr
+		case "statsite-addr":
+			fc.StatsiteAddr = &v.statsiteAddr
 		case "discover":
 			fc.Discover = &v.discover
 		case "retry-join":

@@ -121,7 +121,7 @@ func TestRunEveryFlagReachesTheLayer(t *testing.T) {
 		"profile", "protocol", "log-level", "log-json", "event-handler", "broadcast-timeout",
 		"leave-on-terminate", "skip-leave-on-interrupt", "tags-file", "snapshot",
 		"reconnect-interval", "reconnect-timeout", "tombstone-timeout", "handler-timeout", "disable-compression", "cluster-label",
-		"rejoin", "encrypt", "keyring-file", "retry-join", "retry-interval", "retry-max", "discover",
+		"rejoin", "encrypt", "keyring-file", "retry-join", "retry-interval", "retry-max", "discover", "metrics-addr", "statsd-addr", "statsite-addr",
 		"rpc-tls-cert-file", "rpc-tls-key-file", "rpc-tls-ca-file", "encrypt-verify-incoming", "encrypt-verify-outgoing",
 	} {
 		f := cmd.Flags().Lookup(name)
