@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentd/agent/events"
@@ -47,12 +48,14 @@ type Agent struct {
 
 	tagsMu sync.Mutex // serializes UpdateTags and the tags file
 
-	stop     chan struct{}
-	ctx      context.Context // ends at Shutdown, for the background joins
-	cancel   context.CancelFunc
-	failed   chan error
-	wg       sync.WaitGroup
-	stopOnce sync.Once
+	stop   chan struct{}
+	ctx    context.Context // ends at Shutdown, for the background joins
+	cancel context.CancelFunc
+	failed chan error
+	// metricsAddr is where Prometheus metrics are served ("" for none).
+	metricsAddr atomic.Value
+	wg          sync.WaitGroup
+	stopOnce    sync.Once
 }
 
 type eventSub struct {
@@ -381,7 +384,7 @@ func (a *Agent) Stats() map[string]map[string]string {
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	i := strconv.Itoa
 	return map[string]map[string]string{
-		"agent": {"name": a.cfg.NodeName, "version": Version},
+		"agent": {"name": a.cfg.NodeName, "version": Version, "snapshot_path": a.cfg.SnapshotPath, "metrics_endpoint": a.metricsURL()},
 		"runtime": {
 			"os": runtime.GOOS, "arch": runtime.GOARCH, "version": runtime.Version(),
 			"max_procs": i(runtime.GOMAXPROCS(0)), "goroutines": i(runtime.NumGoroutine()), "cpu_count": i(runtime.NumCPU()),
@@ -401,9 +404,30 @@ func (a *Agent) Stats() map[string]map[string]string {
 			"messages_dropped": u(s.MessagesDropped),
 			"events_dropped":   u(s.EventsDropped),
 		},
-		"tags":     a.node.Tags(),
-		"handlers": handlerStats(a.runner.Stats()),
+		"tags":           a.node.Tags(),
+		"handlers":       handlerStats(a.runner.Stats()),
+		"event_handlers": a.eventHandlers(),
 	}
+}
+
+// SetMetricsAddr records where the metrics endpoint listens, for info.
+func (a *Agent) SetMetricsAddr(addr string) { a.metricsAddr.Store(addr) }
+
+func (a *Agent) metricsURL() string {
+	if s, _ := a.metricsAddr.Load().(string); s != "" {
+		return "http://" + s + "/metrics"
+	}
+	return ""
+}
+
+// eventHandlers is Serf's event_handlers section: each handler's spec,
+// and the command it runs.
+func (a *Agent) eventHandlers() map[string]string {
+	out := map[string]string{}
+	for _, s := range a.runner.Handlers() {
+		out[s.String()] = s.Command
+	}
+	return out
 }
 
 func handlerStats(s handlers.Stats) map[string]string {

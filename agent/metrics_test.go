@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agentd/agent/internal/testlog"
+	"github.com/agentd/agent/rpc"
 )
 
 // TestMetricsEndpoint scrapes /metrics of a 3-node cluster and watches the
@@ -26,7 +28,18 @@ func TestMetricsEndpoint(t *testing.T) {
 	metricsAddr := l.Addr().String()
 	l.Close()
 	// Started last: its sinks are the process's (go-metrics is global).
-	runAgent(t, &FileConfig{NodeName: strp("m-a"), StartJoin: []string{gossipB}, MetricsAddr: strp(metricsAddr)}, &testlog.Buffer{})
+	rpcA, _, _ := runAgent(t, &FileConfig{NodeName: strp("m-a"), StartJoin: []string{gossipB}, MetricsAddr: strp(metricsAddr),
+		EventHandlers: []string{"user:deploy=/bin/true"}}, &testlog.Buffer{})
+	// agent info shows the endpoint and Serf's event_handlers section.
+	c, err := rpc.Dial(context.Background(), rpcA, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := c.Stats(context.Background())
+	c.Close()
+	if err != nil || stats["agent"]["metrics_endpoint"] != "http://"+metricsAddr+"/metrics" || stats["event_handlers"]["user:deploy=/bin/true"] != "/bin/true" {
+		t.Errorf("stats agent %v, event_handlers %v, %v", stats["agent"], stats["event_handlers"], err)
+	}
 
 	gauge := func(body, name string) (float64, bool) {
 		m := regexp.MustCompile(`(?m)^` + name + ` ([0-9.e+-]+)$`).FindStringSubmatch(body)

@@ -71,6 +71,9 @@ func Run(ctx context.Context, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
+	if sinks.addr != nil {
+		a.SetMetricsAddr(sinks.addr.String())
+	}
 	if err := a.Start(ctx); err != nil {
 		_ = a.Shutdown()
 		return err

@@ -114,6 +114,17 @@ func (r *Runner) Handle(e events.Event) {
 	}
 }
 
+// Handlers returns the handlers in force, in order.
+func (r *Runner) Handlers() []Spec {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Spec, len(r.workers))
+	for i, w := range r.workers {
+		out[i] = w.spec
+	}
+	return out
+}
+
 // SetHandlers replaces the handlers (on a configuration reload). A handler
 // whose spec is unchanged keeps its queue; a removed one finishes its
 // current run and drops what it had queued.

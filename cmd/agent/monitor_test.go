@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/rpc/rpctest"
 )
 
@@ -52,4 +56,27 @@ func TestMonitorAgentGoesAway(t *testing.T) {
 	srv.Shutdown()
 	res := <-done
 	res.check(t, exitFailure, "error: monitor: the agent closed the connection (it stopped or is shutting down)\n")
+}
+
+func TestMonitorEvents(t *testing.T) {
+	f := &rpctest.Agent{}
+	f.Log(slog.LevelInfo, "attached")
+	addr, _ := serve(t, f, "")
+	stdout, cancel, done := startMonitor(t, addr, "--events")
+	stdout.waitFor(t, "attached\n")
+	waitUntil(t, 10*time.Second, func() string {
+		if f.EventSubscribers() == 0 {
+			return "the monitor did not open an event stream"
+		}
+		return ""
+	})
+	f.Publish(events.MemberEvent{Type: events.MemberJoin, Members: []events.Member{{Name: "web-2", Addr: net.IPv4(10, 0, 0, 2)}}})
+	f.Publish(events.UserEvent{LTime: 7, Name: "deploy", Payload: []byte("v42")})
+	stdout.waitFor(t, `[EVENT] user: deploy (ltime 7, coalesce false) payload "v42"`+"\n")
+	cancel()
+	res := <-done
+	res.check(t, exitOK, "")
+	if !strings.Contains(res.stdout, "[EVENT] member-join: web-2 10.0.0.2\n") {
+		t.Errorf("monitor --events stdout = %q; want the member-join line", res.stdout)
+	}
 }
