@@ -8,6 +8,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Log levels beyond slog's own: Serf's TRACE sits below debug.
@@ -142,11 +143,11 @@ func NewLogger(w io.Writer, level *slog.LevelVar, asJSON bool, hub *LogHub) *slo
 		out = slog.NewJSONHandler(w, opts)
 	}
 	if hub == nil {
-		return slog.New(out)
+		return slog.New(newRateLimited(out, RepeatInterval, time.Now))
 	}
 	sink := &hubSink{hub: hub}
 	text := slog.NewTextHandler(sink, &slog.HandlerOptions{Level: LevelTrace, ReplaceAttr: levelNames})
-	return slog.New(&teeHandler{out: out, text: text, sink: sink})
+	return slog.New(newRateLimited(&teeHandler{out: out, text: text, sink: sink}, RepeatInterval, time.Now))
 }
 
 // levelNames prints our level names (TRACE, ERR) instead of slog's offsets.
