@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agentd/agent/rpc"
+	metrics "github.com/armon/go-metrics"
 )
 
 // RunOptions are the inputs of `agent run`.
@@ -88,6 +89,11 @@ func Run(ctx context.Context, opts RunOptions) error {
 	}
 	sc.Cluster, sc.Local, sc.Events, sc.Logs = a, a, a, hub
 	sc.Logger = logger
+	sc.OnCommand = func(name string) {
+		// Serf's counter, and ours by command.
+		metrics.IncrCounter([]string{"agent", "ipc", "command"}, 1)
+		metrics.IncrCounterWithLabels([]string{"agent", "rpc", "commands"}, 1, []metrics.Label{{Name: "command", Value: name}})
+	}
 	srv, err := rpc.NewServer(sc)
 	if err == nil {
 		err = srv.Start()

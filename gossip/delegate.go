@@ -4,6 +4,7 @@ import (
 	"net"
 
 	"github.com/agentd/agent/events"
+	metrics "github.com/armon/go-metrics"
 	"github.com/hashicorp/memberlist"
 )
 
@@ -30,6 +31,7 @@ func (d *messageDelegate) NodeMeta(limit int) []byte {
 func (d *messageDelegate) NotifyMsg(buf []byte) {
 	n := d.n
 	n.stats.received.Add(1)
+	metrics.AddSample([]string{"serf", "msgs", "received"}, float32(len(buf)))
 	msg, err := decodeMessage(buf)
 	if err != nil {
 		n.stats.dropped.Add(1)
@@ -83,6 +85,7 @@ func (d *messageDelegate) GetBroadcasts(overhead, limit int) [][]byte {
 		more := q.GetBroadcasts(overhead, limit)
 		for _, m := range more {
 			limit -= overhead + len(m)
+			metrics.AddSample([]string{"serf", "msgs", "sent"}, float32(len(m)))
 		}
 		msgs = append(msgs, more...)
 	}

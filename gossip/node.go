@@ -230,7 +230,11 @@ func (n *Node) getState() nodeState {
 // returned, in order.
 func (n *Node) locked(f func(t *memberTable) []events.MemberEvent) {
 	n.mu.Lock()
+	flaps := n.table.flaps
 	evs := f(n.table)
+	if d := n.table.flaps - flaps; d > 0 {
+		metrics.IncrCounter([]string{"serf", "member", "flap"}, float32(d))
+	}
 	n.numMembers.Store(int64(len(n.table.members)))
 	n.snapshotMembers(evs)
 	for _, e := range evs {

@@ -34,6 +34,10 @@ type ServerConfig struct {
 	Events  EventSource
 	Logs    LogSource
 
+	// OnCommand, if set, is called with the name of every command a
+	// client sends (the agent counts them in its metrics).
+	OnCommand func(name string)
+
 	// Logger receives the server's own logs. Nil discards them.
 	Logger *slog.Logger
 

@@ -7,6 +7,9 @@ import (
 
 // dispatch runs a known command on behalf of an accepted connection.
 func (c *conn) dispatch(req request) {
+	if f := c.srv.cfg.OnCommand; f != nil {
+		f(req.name)
+	}
 	switch req.name {
 	case cmdHandshake:
 		c.handleHandshake(req)
