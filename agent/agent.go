@@ -399,7 +399,7 @@ func (a *Agent) Stats() map[string]map[string]string {
 			"query_time":       u(uint64(s.QueryTime)),
 			"intent_queue":     i(s.IntentQueue),
 			"event_queue":      i(s.UserEventQueue),
-			"query_queue":      "0",
+			"query_queue":      i(s.QueryQueue),
 			"encrypted":        strconv.FormatBool(a.node.EncryptionEnabled()),
 			"messages_dropped": u(s.MessagesDropped),
 			"events_dropped":   u(s.EventsDropped),

@@ -113,6 +113,7 @@ func (a *Agent) gaugeLoop(interval time.Duration) {
 		metrics.SetGauge([]string{"serf", "health", "score"}, float32(s.HealthScore))
 		metrics.SetGauge([]string{"serf", "queue", "Intent"}, float32(s.IntentQueue))
 		metrics.SetGauge([]string{"serf", "queue", "Event"}, float32(s.UserEventQueue))
+		metrics.SetGauge([]string{"serf", "queue", "Query"}, float32(s.QueryQueue))
 		metrics.SetGauge([]string{"serf", "events", "dropped"}, float32(s.EventsDropped))
 		hs := a.runner.Stats()
 		metrics.SetGauge([]string{"agent", "handlers", "dropped"}, float32(hs.Dropped))

@@ -38,8 +38,9 @@ type Stats struct {
 	MessagesUnhandled uint64
 	// IntentQueue is the number of intent broadcasts waiting to be sent.
 	IntentQueue int
-	// UserEventQueue is the number of user-event broadcasts waiting.
-	UserEventQueue int
+	// UserEventQueue is the number of user-event broadcasts waiting;
+	// QueryQueue the number of query broadcasts.
+	UserEventQueue, QueryQueue int
 	// UserEvents counts distinct user events delivered (duplicates and
 	// events refused as too old are not counted).
 	UserEvents uint64
@@ -71,6 +72,7 @@ func (n *Node) Stats() Stats {
 		MessagesUnhandled: n.stats.unhandled.Load(),
 		IntentQueue:       n.intents.NumQueued(),
 		UserEventQueue:    n.userEvents.NumQueued(),
+		QueryQueue:        n.queries.NumQueued(),
 		UserEvents:        n.stats.userEvents.Load(),
 		UserEventsTooOld:  n.stats.userEventsTooOld.Load(),
 		IntentsDropped:    n.stats.queueDropped.Load(),
