@@ -54,8 +54,10 @@ type Agent struct {
 	failed chan error
 	// metricsAddr is where Prometheus metrics are served ("" for none).
 	metricsAddr atomic.Value
-	wg          sync.WaitGroup
-	stopOnce    sync.Once
+	// rpcStats reads the RPC server's figures, for the gauges.
+	rpcStats atomic.Pointer[func() rpc.ServerStats]
+	wg       sync.WaitGroup
+	stopOnce sync.Once
 }
 
 type eventSub struct {

@@ -115,6 +115,12 @@ func (a *Agent) gaugeLoop(interval time.Duration) {
 		metrics.SetGauge([]string{"serf", "queue", "Event"}, float32(s.UserEventQueue))
 		metrics.SetGauge([]string{"serf", "queue", "Query"}, float32(s.QueryQueue))
 		metrics.SetGauge([]string{"serf", "events", "dropped"}, float32(s.EventsDropped))
+		metrics.SetGauge([]string{"serf", "queue", "dropped"}, float32(s.IntentsDropped))
+		if f := a.rpcStats.Load(); f != nil {
+			rs := (*f)()
+			metrics.SetGauge([]string{"agent", "rpc", "records_dropped"}, float32(rs.RecordsDropped))
+			metrics.SetGauge([]string{"agent", "rpc", "connections"}, float32(rs.Conns))
+		}
 		hs := a.runner.Stats()
 		metrics.SetGauge([]string{"agent", "handlers", "dropped"}, float32(hs.Dropped))
 		if !a.sleep(interval) {

@@ -79,7 +79,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	waitMetric("serf_agent_serf_members_failed", 1)
 	waitMetric("serf_agent_serf_members_alive", 2)
 	body := scrape()
-	for _, name := range []string{"serf_agent_serf_member_join", "serf_agent_memberlist_gossip", "serf_agent_agent_ipc_command", "serf_agent_agent_rpc_commands{command=\"stats\"}", "serf_agent_serf_msgs_received"} {
+	for _, name := range []string{"serf_agent_serf_member_join", "serf_agent_memberlist_gossip", "serf_agent_agent_ipc_command", "serf_agent_agent_rpc_commands{command=\"stats\"}", "serf_agent_serf_msgs_received", "serf_agent_agent_rpc_connections", "serf_agent_serf_queue_dropped"} {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name)).MatchString(body) {
 			t.Errorf("no %s in /metrics", name)
 		}

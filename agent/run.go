@@ -103,6 +103,8 @@ func Run(ctx context.Context, opts RunOptions) error {
 		return fmt.Errorf("rpc on %s: %w", cfg.RPCAddr, err)
 	}
 	logger.Info("serving RPC", "addr", srv.Addr())
+	rpcStats := srv.Stats
+	a.rpcStats.Store(&rpcStats)
 	// RPC serves before the start join, as Serf's agent does, so the agent
 	// answers as soon as it runs.
 	if err := a.JoinAtStart(ctx); err != nil {
