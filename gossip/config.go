@@ -128,6 +128,12 @@ type Config struct {
 	// them off to switch a running cluster to encryption without an
 	// outage (docs/encryption.md).
 	EncryptVerifyIncoming, EncryptVerifyOutgoing bool
+	// RepairRounds and RepairInterval pace the extra push/pull exchanges a
+	// node makes after membership changes (see repair.go): one every
+	// interval while changes come and for RepairRounds intervals after.
+	// Zero turns them off.
+	RepairRounds   int
+	RepairInterval time.Duration
 	// DisableCoordinates turns off Vivaldi network coordinates: none are
 	// computed, sent on ping acks, or read from peers'.
 	DisableCoordinates bool
@@ -218,6 +224,8 @@ func DefaultConfig() Config {
 		Timing:                 timing,
 		Compression:            true,
 		EncryptVerifyIncoming:  true,
+		RepairRounds:           3,
+		RepairInterval:         time.Second,
 		EncryptVerifyOutgoing:  true,
 		UserEventSizeLimit:     512,
 		QuerySizeLimit:         1024,

@@ -78,6 +78,8 @@ type Node struct {
 	qMu   sync.Mutex
 	qSeen queryBuffer
 	asked map[queryKey]*QueryResponse
+	// changed wakes the repair loop after a membership change.
+	changed chan struct{}
 	// qMin refuses queries older than the snapshot's query clock.
 	qMin LamportTime
 	// resolving is set while a name-conflict resolution runs;
@@ -129,14 +131,15 @@ func New(cfg Config) (*Node, error) {
 		logger = discardLogger()
 	}
 	n := &Node{
-		cfg:    cfg,
-		logger: logger.With("node", cfg.NodeName),
-		table:  newMemberTable(cfg.NodeName, cfg.FlapTimeout),
-		rng:    rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		tags:   maps.Clone(cfg.Tags),
-		meta:   meta,
-		out:    newEventQueue(cfg.Events, cfg.EventBufferSize),
-		stop:   make(chan struct{}),
+		cfg:     cfg,
+		logger:  logger.With("node", cfg.NodeName),
+		table:   newMemberTable(cfg.NodeName, cfg.FlapTimeout),
+		rng:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		tags:    maps.Clone(cfg.Tags),
+		meta:    meta,
+		out:     newEventQueue(cfg.Events, cfg.EventBufferSize),
+		stop:    make(chan struct{}),
+		changed: make(chan struct{}, 1),
 	}
 	numNodes := func() int { return int(n.numMembers.Load()) }
 	n.intents = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: cfg.Timing.RetransmitMult}
@@ -198,6 +201,7 @@ func (n *Node) Start() error {
 	n.goLoop(n.reapLoop)
 	n.goLoop(n.reconnectLoop)
 	n.goLoop(n.queueCheckLoop)
+	n.goLoop(n.repairLoop)
 	if n.snap != nil {
 		n.goLoop(n.snapshotLoop)
 		n.goLoop(n.rejoinFromSnapshot)
@@ -232,6 +236,9 @@ func (n *Node) locked(f func(t *memberTable) []events.MemberEvent) {
 	n.mu.Lock()
 	flaps := n.table.flaps
 	evs := f(n.table)
+	if len(evs) > 0 {
+		n.noteChange()
+	}
 	if d := n.table.flaps - flaps; d > 0 {
 		metrics.IncrCounter([]string{"serf", "member", "flap"}, float32(d))
 	}

@@ -20,6 +20,8 @@ type counters struct {
 	// coordsRejected counts coordinates from peers that were undecodable,
 	// not finite, or refused by the Vivaldi client.
 	coordsRejected atomic.Uint64
+	// repairs counts the extra push/pulls after membership changes.
+	repairs atomic.Uint64
 }
 
 // Stats is a point-in-time view of a node's health.
@@ -62,6 +64,9 @@ type Stats struct {
 	// not finite, incompatible); CoordinateResets counts resets of our own.
 	CoordinatesRejected uint64
 	CoordinateResets    int
+	// RepairPushPulls counts the extra push/pull exchanges made after
+	// membership changes.
+	RepairPushPulls uint64
 }
 
 // Stats returns the node's current figures.
@@ -80,6 +85,7 @@ func (n *Node) Stats() Stats {
 		NameConflicts:     n.stats.conflicts.Load(),
 
 		CoordinatesRejected: n.stats.coordsRejected.Load(),
+		RepairPushPulls:     n.stats.repairs.Load(),
 	}
 	if n.coords != nil {
 		s.CoordinateResets = n.coords.Resets()

@@ -1,0 +1,80 @@
+package gossip
+
+import (
+	"net"
+	"strconv"
+	"time"
+)
+
+// Gossip reaches each node with probability about 1 - e^-L for L
+// retransmissions, so in a large or busy cluster a few nodes miss a
+// change and would wait for the next periodic push/pull, which memberlist
+// stretches as the cluster grows (minutes at a few hundred nodes). To
+// close such gaps on purpose, a node that sees membership change makes a
+// few extra push/pull exchanges with random members: one every
+// RepairInterval while changes keep coming and for RepairRounds intervals
+// after the last one. A push/pull is a plain memberlist join exchange, so
+// Serf peers take part unchanged; the extra traffic is bounded by one
+// exchange per interval per node.
+
+// noteChange tells the repair loop that membership changed.
+func (n *Node) noteChange() {
+	select {
+	case n.changed <- struct{}{}:
+	default:
+	}
+}
+
+// repairLoop runs the extra push/pulls.
+func (n *Node) repairLoop() {
+	if n.cfg.RepairRounds <= 0 || n.cfg.RepairInterval <= 0 {
+		return
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	pending, running := 0, false
+	for {
+		select {
+		case <-n.changed:
+			pending = n.cfg.RepairRounds
+			if !running {
+				timer.Reset(n.cfg.RepairInterval)
+				running = true
+			}
+		case <-timer.C:
+			running = false
+			if pending == 0 {
+				continue
+			}
+			pending--
+			n.pushPullRandom()
+			if pending > 0 {
+				timer.Reset(n.cfg.RepairInterval)
+				running = true
+			}
+		case <-n.stop:
+			timer.Stop()
+			return
+		}
+	}
+}
+
+// pushPullRandom exchanges full state with one random alive member.
+func (n *Node) pushPullRandom() {
+	ml := n.mlist.Load()
+	if ml == nil || n.getState() != stateAlive {
+		return
+	}
+	n.mu.Lock()
+	peers := n.table.randomAlivePeers(n.rng, 1)
+	n.mu.Unlock()
+	if len(peers) == 0 {
+		return
+	}
+	p := peers[0]
+	addr := net.JoinHostPort(p.Addr.String(), strconv.Itoa(int(p.Port)))
+	n.stats.repairs.Add(1)
+	if _, err := ml.Join([]string{p.Name + "/" + addr}); err != nil {
+		n.logger.Debug("repair push/pull", "with", p.Name, "err", err)
+	}
+}
