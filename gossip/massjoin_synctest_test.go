@@ -41,11 +41,8 @@ func massJoin(t *testing.T, n int, limit time.Duration, tune func(*gossip.Config
 		var wg sync.WaitGroup
 		for _, nd := range nodes[1:] {
 			wg.Go(func() {
-				for try := 0; try < 5; try++ {
-					if _, err := nd.Join(context.Background(), []string{nodes[0].Addr()}, false); err == nil {
-						return
-					}
-					time.Sleep(time.Second)
+				if _, err := nd.Join(context.Background(), []string{nodes[0].Addr()}, false); err != nil {
+					t.Logf("%s: %v", nd.Name(), err)
 				}
 			})
 		}

@@ -287,7 +287,7 @@ func (n *Node) Join(ctx context.Context, addrs []string, replay bool) (int, erro
 			errs = append(errs, fmt.Errorf("join %s: %w", addr, err))
 			continue
 		}
-		c, err := n.mlist.Load().Join([]string{addr})
+		c, err := n.joinOne(ctx, addr)
 		joined += c
 		if c == 0 && err != nil {
 			errs = append(errs, fmt.Errorf("join %s: %w", addr, explainJoinError(plainJoinError(addr, err))))
@@ -314,6 +314,43 @@ func plainJoinError(addr string, err error) error {
 		}
 	}
 	return inner
+}
+
+// joinBusyRetries is how often a join is tried again when the peer hung
+// up without a word, as memberlist does when it has too many push/pulls
+// pending (a fleet starting at once, all joining one seed).
+const joinBusyRetries = 4
+
+// joinOne joins through one address, backing off with jitter (up to 0.25,
+// 0.5, 1 and 2 s) while the peer hangs up, so a crowd of joiners spreads
+// out instead of retrying in step.
+func (n *Node) joinOne(ctx context.Context, addr string) (int, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := n.mlist.Load().Join([]string{addr})
+		if c > 0 || err == nil || attempt == joinBusyRetries || !hungUp(err) {
+			return c, err
+		}
+		n.mu.Lock()
+		wait := time.Duration(n.rng.Int64N(int64(250*time.Millisecond) << attempt))
+		n.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return c, err
+		case <-n.stop:
+			t.Stop()
+			return c, err
+		}
+	}
+}
+
+// hungUp reports whether a join failed because the peer closed the
+// connection without answering.
+func hungUp(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset by peer")
 }
 
 // explainJoinError adds the likely cause to a join that the peer cut off
