@@ -1,7 +1,6 @@
 package gossip
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,10 +8,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip/vivaldi"
@@ -267,117 +264,6 @@ var memberMetric = map[events.Type]string{
 	events.MemberUpdate: "update", events.MemberReap: "reap",
 }
 
-// Join contacts the given addresses ("host:port", or "name/host:port") and
-// merges state with every one that answers. It returns how many answered;
-// the error names each address that failed. With replay false, user events
-// from before the join are not delivered; with replay true, the recent ones
-// that the contacted peers remember are.
-func (n *Node) Join(ctx context.Context, addrs []string, replay bool) (int, error) {
-	if st := n.getState(); st != stateAlive {
-		return 0, fmt.Errorf("join: %w", stateErr(st))
-	}
-	n.joinMu.Lock()
-	defer n.joinMu.Unlock()
-	n.evJoinIgnore.Store(!replay)
-	defer n.evJoinIgnore.Store(false)
-	joined := 0
-	var errs []error
-	for _, addr := range addrs {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("join %s: %w", addr, err))
-			continue
-		}
-		c, err := n.joinOne(ctx, addr)
-		joined += c
-		if c == 0 && err != nil {
-			errs = append(errs, fmt.Errorf("join %s: %w", addr, explainJoinError(plainJoinError(addr, err))))
-		}
-	}
-	if joined > 0 {
-		n.broadcastJoin()
-	}
-	return joined, errors.Join(errs...)
-}
-
-// plainJoinError unpacks memberlist's multi-error ("1 error occurred: *
-// Failed to join ADDR: cause") into the cause, for a one-line message.
-func plainJoinError(addr string, err error) error {
-	multi, ok := err.(interface{ WrappedErrors() []error })
-	if !ok || len(multi.WrappedErrors()) != 1 {
-		return err
-	}
-	inner := multi.WrappedErrors()[0]
-	msg := inner.Error()
-	for _, p := range []string{"Failed to join " + addr + ": ", "failed to join " + addr + ": "} {
-		if rest, ok := strings.CutPrefix(msg, p); ok {
-			return errors.New(rest)
-		}
-	}
-	return inner
-}
-
-// joinBusyRetries is how often a join is tried again when the peer hung
-// up without a word, as memberlist does when it has too many push/pulls
-// pending (a fleet starting at once, all joining one seed).
-const joinBusyRetries = 4
-
-// joinOne joins through one address, backing off with jitter (up to 0.25,
-// 0.5, 1 and 2 s) while the peer hangs up, so a crowd of joiners spreads
-// out instead of retrying in step.
-func (n *Node) joinOne(ctx context.Context, addr string) (int, error) {
-	for attempt := 0; ; attempt++ {
-		c, err := n.mlist.Load().Join([]string{addr})
-		if c > 0 || err == nil || attempt == joinBusyRetries || !hungUp(err) {
-			return c, err
-		}
-		n.mu.Lock()
-		wait := time.Duration(n.rng.Int64N(int64(250*time.Millisecond) << attempt))
-		n.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return c, err
-		case <-n.stop:
-			t.Stop()
-			return c, err
-		}
-	}
-}
-
-// hungUp reports whether a join failed because the peer closed the
-// connection without answering.
-func hungUp(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset by peer")
-}
-
-// explainJoinError adds the likely cause to a join that the peer cut off
-// without a word: memberlist drops a stream whose cluster label or
-// encryption does not match its own, and the joiner sees only EOF.
-func explainJoinError(err error) error {
-	msg := err.Error()
-	if strings.Contains(msg, "could decrypt") {
-		return fmt.Errorf("%w (the peer encrypts with a key this node does not have: compare encrypt_key or the keyring files)", err)
-	}
-	if strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset by peer") {
-		return fmt.Errorf("%w (the peer closed the connection: the usual cause is a different cluster label or gossip encryption key on the two sides; the peer's log says which)", err)
-	}
-	return err
-}
-
-// broadcastJoin announces (or re-asserts) that we are alive, at the current
-// member-clock time.
-func (n *Node) broadcastJoin() {
-	msg := joinMessage{LTime: n.clock.Time(), Node: n.cfg.NodeName}
-	n.clock.Witness(msg.LTime)
-	n.handleJoinIntent(msg)
-	if err := n.queueIntent(msgJoin, msg.Node, &msg, nil); err != nil {
-		n.logger.Warn("broadcast join intent", "err", err)
-	}
-}
-
 // queueIntent queues an intent we originate for gossip and also sends it
 // straight to a few random alive peers: with few members, memberlist's few
 // retransmissions may otherwise all go to dead nodes.
@@ -439,125 +325,6 @@ func (n *Node) handleLeaveIntent(msg leaveMessage) bool {
 		n.goLoop(func() { n.pruneAfter(msg.Node, n.cfg.BroadcastTimeout+n.cfg.LeavePropagateDelay) })
 	}
 	return out.rebroadcast
-}
-
-// pruneAfter erases a leaving member once its leave has had time to spread.
-func (n *Node) pruneAfter(name string, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-n.stop:
-		return
-	}
-	n.locked(func(t *memberTable) []events.MemberEvent {
-		if e, ok := t.pruneIfGone(name); ok {
-			return []events.MemberEvent{e}
-		}
-		return nil
-	})
-}
-
-// Leave leaves the cluster gracefully: it broadcasts a leave intent, waits
-// for it to be sent (up to BroadcastTimeout), then leaves memberlist, so
-// every member sees this node go leaving -> left rather than failed. The
-// node must still be shut down afterwards.
-func (n *Node) Leave(ctx context.Context) error {
-	n.stateMu.Lock()
-	switch n.state {
-	case stateLeft:
-		n.stateMu.Unlock()
-		return nil
-	case stateAlive:
-		n.state = stateLeaving
-		n.stateMu.Unlock()
-	default:
-		st := n.state
-		n.stateMu.Unlock()
-		return fmt.Errorf("leave: %w", stateErr(st))
-	}
-
-	msg := leaveMessage{LTime: n.clock.Time(), Node: n.cfg.NodeName}
-	n.clock.Increment()
-	n.handleLeaveIntent(msg)
-	if err := n.broadcastAndWait(ctx, msgLeave, msg.Node, &msg); err != nil {
-		n.logger.Warn("graceful leave: intent not fully sent", "err", err)
-	}
-	if err := n.mlist.Load().Leave(n.cfg.BroadcastTimeout); err != nil {
-		n.logger.Warn("graceful leave: memberlist leave", "err", err)
-	}
-	// Let memberlist's dead message spread before we stop answering.
-	if d := n.cfg.LeavePropagateDelay; d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		case <-n.stop:
-		}
-		t.Stop()
-	}
-	n.stateMu.Lock()
-	if n.state == stateLeaving {
-		n.state = stateLeft
-	}
-	n.stateMu.Unlock()
-	if n.snap != nil {
-		n.snap.leave()
-	}
-	return nil
-}
-
-// broadcastAndWait queues an intent and waits until memberlist has sent it
-// enough times, BroadcastTimeout passes, or ctx ends. With no alive peer
-// there is nobody to tell, and it returns at once.
-func (n *Node) broadcastAndWait(ctx context.Context, t messageType, node string, msg any) error {
-	n.mu.Lock()
-	peers := n.table.hasAlivePeers()
-	n.mu.Unlock()
-	if !peers {
-		return nil
-	}
-	done := make(chan struct{})
-	if err := n.queueIntent(t, node, msg, done); err != nil {
-		return err
-	}
-	timer := time.NewTimer(n.cfg.BroadcastTimeout)
-	defer timer.Stop()
-	select {
-	case <-done:
-		return nil
-	case <-timer.C:
-		return fmt.Errorf("%w %s intent for %s after %s", ErrBroadcastTimeout, t, node, n.cfg.BroadcastTimeout)
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-n.stop:
-		return ErrShutdown
-	}
-}
-
-// ForceLeave moves a failed member to left on every node (as if it had left
-// gracefully), so it is no longer retried. With prune it is erased at once
-// instead of waiting for the tombstone timeout.
-func (n *Node) ForceLeave(ctx context.Context, name string, prune bool) error {
-	if st := n.getState(); st != stateAlive {
-		return fmt.Errorf("force-leave %s: %w", name, stateErr(st))
-	}
-	if name == n.cfg.NodeName {
-		return fmt.Errorf("force-leave %s: that is the local node; use leave", name)
-	}
-	n.mu.Lock()
-	_, known := n.table.members[name]
-	n.mu.Unlock()
-	if !known {
-		return fmt.Errorf("force-leave %s: %w", name, ErrUnknownMember)
-	}
-	msg := leaveMessage{LTime: n.clock.Time(), Node: name, Prune: prune}
-	n.clock.Increment()
-	n.handleLeaveIntent(msg)
-	if err := n.broadcastAndWait(ctx, msgLeave, name, &msg); err != nil {
-		return fmt.Errorf("force-leave %s: %w", name, err)
-	}
-	return nil
 }
 
 // SetTags replaces this node's tags and spreads them; every member emits a
