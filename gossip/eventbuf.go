@@ -53,6 +53,24 @@ const (
 	addBeforeMin           // from before a join without replay
 )
 
+// missing says whether some event-clock time in [from, to) has no event
+// recorded: an event of that time exists somewhere (times are handed out
+// in order) but has not arrived here.
+func (b *eventBuffer) missing(from, to LamportTime) bool {
+	if to <= from {
+		return false
+	}
+	if to-from > eventWindow {
+		return true
+	}
+	for t := from; t < to; t++ {
+		if b.byTime[t] == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // add records an event and says whether it is new. now is the event
 // clock's current time; minTime is the oldest time accepted at all (after
 // a join without replay, events from before the join are refused); at is

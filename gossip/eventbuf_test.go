@@ -96,3 +96,26 @@ func TestEventFanout(t *testing.T) {
 		}
 	}
 }
+
+func TestEventBufferMissing(t *testing.T) {
+	var b eventBuffer
+	at := time.Unix(0, 0)
+	for _, lt := range []LamportTime{5, 6, 8} {
+		b.add(userEventRecord{Name: "e"}, lt, 9, 0, at)
+	}
+	for _, c := range []struct {
+		from, to LamportTime
+		want     bool
+	}{
+		{5, 7, false}, // 5 and 6 arrived
+		{5, 9, true},  // 7 did not
+		{8, 9, false},
+		{7, 7, false}, // empty range
+		{9, 8, false},
+		{1, 1 + eventWindow + 1, true}, // past the window: assume missing
+	} {
+		if got := b.missing(c.from, c.to); got != c.want {
+			t.Errorf("missing(%d, %d) = %v, want %v", c.from, c.to, got, c.want)
+		}
+	}
+}

@@ -68,6 +68,9 @@ type Node struct {
 	evMu  sync.Mutex
 	evBuf eventBuffer
 	evMin LamportTime
+	// gapFrom and gapTo bound the event times a later event showed
+	// missing, until the repair loop has looked (see handleUserEvent).
+	gapFrom, gapTo LamportTime
 	// queries queues queries for gossip, behind intents and before events.
 	queries *memberlist.TransmitLimitedQueue
 	// qMu guards qSeen (the query dedup buffer) and asked (the queries
@@ -77,6 +80,9 @@ type Node struct {
 	asked map[queryKey]*QueryResponse
 	// changed wakes the repair loop after a membership change.
 	changed chan struct{}
+	// eventGap wakes it when a user event shows that earlier ones were
+	// missed.
+	eventGap chan struct{}
 	// qMin refuses queries older than the snapshot's query clock.
 	qMin LamportTime
 	// resolving is set while a name-conflict resolution runs;
@@ -128,15 +134,16 @@ func New(cfg Config) (*Node, error) {
 		logger = discardLogger()
 	}
 	n := &Node{
-		cfg:     cfg,
-		logger:  logger.With("node", cfg.NodeName),
-		table:   newMemberTable(cfg.NodeName, cfg.FlapTimeout),
-		rng:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		tags:    maps.Clone(cfg.Tags),
-		meta:    meta,
-		out:     newEventQueue(cfg.Events, cfg.EventBufferSize),
-		stop:    make(chan struct{}),
-		changed: make(chan struct{}, 1),
+		cfg:      cfg,
+		logger:   logger.With("node", cfg.NodeName),
+		table:    newMemberTable(cfg.NodeName, cfg.FlapTimeout),
+		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		tags:     maps.Clone(cfg.Tags),
+		meta:     meta,
+		out:      newEventQueue(cfg.Events, cfg.EventBufferSize),
+		stop:     make(chan struct{}),
+		changed:  make(chan struct{}, 1),
+		eventGap: make(chan struct{}, 1),
 	}
 	numNodes := func() int { return int(n.numMembers.Load()) }
 	n.intents = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: cfg.Timing.RetransmitMult}
@@ -188,8 +195,12 @@ func (n *Node) Start() error {
 	if n.coords != nil {
 		mc.Ping = &pingDelegate{n: n}
 	}
+	if err := n.openTransport(mc); err != nil {
+		return fmt.Errorf("start memberlist on %s:%d: %w", n.cfg.BindAddr, n.cfg.BindPort, err)
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		_ = mc.Transport.Shutdown()
 		return fmt.Errorf("start memberlist on %s:%d: %w", n.cfg.BindAddr, n.cfg.BindPort, err)
 	}
 	n.mlist.Store(ml)

@@ -17,6 +17,18 @@ import (
 // Serf peers take part unchanged; the extra traffic is bounded by one
 // exchange per interval per node.
 
+// The same exchange repairs user events: push/pull carries a node's
+// recent events, and a node learns it missed some when a later one
+// arrives with a time above its event clock (see handleUserEvent); it
+// then, unless they arrive within gapSettle, makes one push/pull at
+// once instead of waiting for the periodic one.
+
+// gapSettle is how long a node waits for missing events before it
+// fetches them: events overtake one another on the way (a direct send
+// and gossip take different paths), so a hole is often filled a moment
+// later.
+const gapSettle = 100 * time.Millisecond
+
 // noteChange tells the repair loop that membership changed.
 func (n *Node) noteChange() {
 	select {
@@ -33,8 +45,33 @@ func (n *Node) repairLoop() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	pending, running := 0, false
+	gapTimer := time.NewTimer(time.Hour)
+	gapTimer.Stop()
+	var lastGapRepair time.Time
+	gapWaiting := false
 	for {
 		select {
+		case <-n.eventGap:
+			if !gapWaiting {
+				gapWaiting = true
+				gapTimer.Reset(gapSettle)
+			}
+		case <-gapTimer.C:
+			// Events still missing after gapSettle were lost, not late:
+			// a push/pull brings the peer's recent ones, at most one
+			// a RepairInterval.
+			gapWaiting = false
+			if !n.eventsMissing() {
+				continue
+			}
+			if wait := n.cfg.RepairInterval - time.Since(lastGapRepair); wait > 0 {
+				gapWaiting = true
+				gapTimer.Reset(wait)
+				continue
+			}
+			lastGapRepair = time.Now()
+			n.stats.eventGapRepairs.Add(1)
+			n.pushPullRandom()
 		case <-n.changed:
 			pending = n.cfg.RepairRounds
 			if !running {
@@ -54,6 +91,7 @@ func (n *Node) repairLoop() {
 			}
 		case <-n.stop:
 			timer.Stop()
+			gapTimer.Stop()
 			return
 		}
 	}

@@ -22,6 +22,9 @@ type counters struct {
 	coordsRejected atomic.Uint64
 	// repairs counts the extra push/pulls after membership changes.
 	repairs atomic.Uint64
+	// eventGaps counts user events that showed earlier ones missed;
+	// eventGapRepairs the push/pulls made for them.
+	eventGaps, eventGapRepairs atomic.Uint64
 }
 
 // Stats is a point-in-time view of a node's health.
@@ -65,8 +68,12 @@ type Stats struct {
 	CoordinatesRejected uint64
 	CoordinateResets    int
 	// RepairPushPulls counts the extra push/pull exchanges made after
-	// membership changes.
+	// membership changes and for missed user events.
 	RepairPushPulls uint64
+	// EventGaps counts user events whose time showed that earlier events
+	// had not arrived; EventGapPushPulls the push/pulls made to fetch
+	// them (at most one a RepairInterval, included in RepairPushPulls).
+	EventGaps, EventGapPushPulls uint64
 }
 
 // Stats returns the node's current figures.
@@ -86,6 +93,8 @@ func (n *Node) Stats() Stats {
 
 		CoordinatesRejected: n.stats.coordsRejected.Load(),
 		RepairPushPulls:     n.stats.repairs.Load(),
+		EventGaps:           n.stats.eventGaps.Load(),
+		EventGapPushPulls:   n.stats.eventGapRepairs.Load(),
 	}
 	if n.coords != nil {
 		s.CoordinateResets = n.coords.Resets()

@@ -51,11 +51,32 @@ func (n *Node) UserEvent(name string, payload []byte, coalesce bool) error {
 // if above the node's own minimum, refuses older events (a join replays
 // only Serf's window).
 func (n *Node) handleUserEvent(msg userEventMessage, minTime LamportTime, raw []byte) {
+	before := n.eventClock.Time()
 	n.eventClock.Witness(msg.LTime)
 	n.evMu.Lock()
 	rec := userEventRecord{Name: msg.Name, Payload: bytes.Clone(msg.Payload)}
-	res := n.evBuf.add(rec, msg.LTime, n.eventClock.Time(), max(n.evMin, minTime), n.cfg.Now())
+	floor := max(n.evMin, minTime)
+	res := n.evBuf.add(rec, msg.LTime, n.eventClock.Time(), floor, n.cfg.Now())
+	// Every event this node has seen left its clock above that event's
+	// time, and a node fires at its clock, so event times have no holes:
+	// an event from the network above both the clock and the floor means
+	// that events of the times between exist and have not arrived here
+	// (yet: they may only be late).
+	gap := raw != nil && msg.LTime > max(before, floor)
+	if gap {
+		if n.gapTo == 0 {
+			n.gapFrom = max(before, floor)
+		}
+		n.gapFrom, n.gapTo = min(n.gapFrom, max(before, floor)), max(n.gapTo, msg.LTime)
+	}
 	n.evMu.Unlock()
+	if gap {
+		n.stats.eventGaps.Add(1)
+		select {
+		case n.eventGap <- struct{}{}:
+		default:
+		}
+	}
 	if res == addTooOld {
 		n.stats.userEventsTooOld.Add(1)
 		n.logger.Debug("dropping a user event too old to tell whether it is new", "event", msg.Name, "ltime", msg.LTime, "clock", n.eventClock.Time())
@@ -88,6 +109,21 @@ func (n *Node) spreadUserEvent(raw []byte) {
 // probability about e^-fanout (0.1% for 100 members); gossip reaches those.
 func eventFanout(members int) int {
 	return max(directFanout, int(math.Ceil(math.Log(float64(max(members, 1)))))+2)
+}
+
+// eventsMissing says whether the events a gap showed missing are still
+// missing, and forgets the gap if not.
+func (n *Node) eventsMissing() bool {
+	n.evMu.Lock()
+	defer n.evMu.Unlock()
+	if n.gapTo == 0 {
+		return false
+	}
+	if n.evBuf.missing(max(n.gapFrom, n.evMin), n.gapTo) {
+		return true
+	}
+	n.gapFrom, n.gapTo = 0, 0
+	return false
 }
 
 // raiseEventMin refuses, from now on, user events older than lt.
