@@ -24,6 +24,7 @@ type plan struct {
 	lifecycle map[int]int // size -> trials: join, steady state, failure, leave
 	faults    map[int]int // size -> trials of each fault
 	memory    []int
+	churn     []int // sizes of the churn scenario, one trial each
 }
 
 // fullPlan fits `make bench` in its budget on 2 cores; smokePlan checks
@@ -33,11 +34,13 @@ var (
 		lifecycle: map[int]int{20: 7, 50: 3, 100: 3, 200: 1},
 		faults:    map[int]int{20: 2, 100: 1},
 		memory:    []int{20, 100},
+		churn:     []int{100},
 	}
 	smokePlan = plan{
 		lifecycle: map[int]int{6: 1},
 		faults:    map[int]int{6: 1},
 		memory:    []int{6},
+		churn:     []int{6},
 	}
 )
 
@@ -83,6 +86,7 @@ func TestSuiteSmoke(t *testing.T) {
 		"packet loss/real failure detected everywhere", "packet loss/alive everywhere after the fault",
 		"slow node/false failures (events)", "partition/other half failed everywhere",
 		"partition/alive everywhere after the fault", "partition/false failures (events)",
+		"churn/bytes sent per node", "churn/all alive everywhere after the last change",
 	}
 	got := map[string]bench.Row{}
 	for _, r := range rows {
@@ -133,6 +137,11 @@ func runPlan(t *testing.T, p plan) []bench.Row {
 	for _, n := range p.memory {
 		for _, im := range impls {
 			agg.add(im.name, n, "", 0, timed(t, im.name, "memory", n, 0, func() []figure { return memory(t, im, n) }))
+		}
+	}
+	for _, n := range p.churn {
+		for _, im := range impls {
+			agg.add(im.name, n, "", 0, timed(t, im.name, "churn", n, 0, func() []figure { return churn(t, im, n) }))
 		}
 	}
 	sizes := sortedKeys(p.faults)
