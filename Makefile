@@ -40,6 +40,7 @@ bench: ## run the benchmark suite beside Serf: print the table, update docs/perf
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/hashicorp/serf/cmd/serf@$(SERF_VERSION)
 	BENCH_OUT=$(BENCH_TMP) $(GO) test -count=1 -run '^TestSuite$$' -timeout 15m ./internal/bench/suite/
 	BENCH_OUT=$(BENCH_TMP) SERF_BIN=$(CURDIR)/bin/serf $(GO) test -count=1 -run '^$$' -bench '^BenchmarkAgentProcesses$$' -benchtime 1x -timeout 5m ./cmd/agent/
+	BENCH_OUT=$(BENCH_TMP) SERF_BIN=$(CURDIR)/bin/serf $(GO) test -count=1 -run '^$$' -bench '^BenchmarkAgentFleet$$' -benchtime 1x -timeout 30m ./cmd/agent/
 	BENCH_OUT=$(BENCH_TMP) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkMetricsOverhead$$' -benchtime 20000x ./agent/
 	$(GO) run ./internal/bench/report -in $(BENCH_TMP) -docs docs
 
