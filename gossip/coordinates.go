@@ -48,16 +48,10 @@ func (d *pingDelegate) NotifyPingComplete(other *memberlist.Node, rtt time.Durat
 		n.logger.Warn("dropping a coordinate that is not finite", "from", other.Name)
 		return
 	}
-	mine, err := n.coords.Update(other.Name, &c, rtt)
-	if err != nil {
+	if _, err := n.coords.Update(other.Name, &c, rtt); err != nil {
 		n.stats.coordsRejected.Add(1)
 		n.logger.Debug("coordinate update refused", "from", other.Name, "err", err)
-		return
 	}
-	n.coordMu.Lock()
-	n.coordCache[other.Name] = &c
-	n.coordCache[n.cfg.NodeName] = mine
-	n.coordMu.Unlock()
 }
 
 // Coordinate returns this node's network coordinate; nil when
@@ -78,13 +72,7 @@ func (n *Node) CachedCoordinate(name string) (*vivaldi.Coordinate, bool) {
 	if name == n.cfg.NodeName {
 		return n.coords.Coordinate(), true
 	}
-	n.coordMu.Lock()
-	defer n.coordMu.Unlock()
-	c, ok := n.coordCache[name]
-	if !ok {
-		return nil, false
-	}
-	return c.Clone(), true
+	return n.coords.Peer(name)
 }
 
 // forgetCoordinate drops what is known about a member that is gone.
@@ -93,7 +81,4 @@ func (n *Node) forgetCoordinate(name string) {
 		return
 	}
 	n.coords.Forget(name)
-	n.coordMu.Lock()
-	delete(n.coordCache, name)
-	n.coordMu.Unlock()
 }

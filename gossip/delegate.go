@@ -134,17 +134,16 @@ func (d *messageDelegate) MergeRemoteState(buf []byte, join bool) {
 			c.Witness(v - 1)
 		}
 	}
-	left := make(map[string]bool, len(pp.LeftMembers))
+	var left map[string]bool
 	for _, name := range pp.LeftMembers {
+		if left == nil {
+			left = make(map[string]bool, len(pp.LeftMembers))
+		}
 		left[name] = true
 		// The leave was accepted after the status time the peer holds.
 		n.handleLeaveIntent(leaveMessage{LTime: pp.StatusLTimes[name] + 1, Node: name})
 	}
-	for name, lt := range pp.StatusLTimes {
-		if !left[name] {
-			n.handleJoinIntent(joinMessage{LTime: lt, Node: name})
-		}
-	}
+	n.mergeJoinIntents(pp.StatusLTimes, left)
 	// A join without replay refuses everything from before it; a join with
 	// replay takes Serf's window of recent events; any other push/pull
 	// repairs what gossip missed.
@@ -201,7 +200,7 @@ func (d *membershipDelegate) NotifyUpdate(node *memberlist.Node) {
 }
 
 func (n *Node) nodeInfo(node *memberlist.Node) nodeInfo {
-	tags, err := DecodeTags(node.Meta)
+	tags, err := n.tagCache.decode(node.Meta)
 	if err != nil {
 		n.stats.dropped.Add(1)
 		n.logger.Warn("undecodable tags", "member", node.Name, "err", err)

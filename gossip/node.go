@@ -59,6 +59,8 @@ type Node struct {
 	metaMu sync.RWMutex
 	tags   map[string]string
 	meta   []byte
+	// tagCache shares one decoded tag map among members with equal meta.
+	tagCache tagCache
 
 	intents *memberlist.TransmitLimitedQueue
 	// userEvents queues user events for gossip, behind intents.
@@ -98,11 +100,9 @@ type Node struct {
 	// snapshot path); restored is what it held at start.
 	snap     *snapshotter
 	restored SnapshotState
-	// coords is the Vivaldi client (nil when coordinates are disabled);
-	// coordCache the members' last coordinates, under coordMu.
-	coords     *vivaldi.Client
-	coordMu    sync.Mutex
-	coordCache map[string]*vivaldi.Coordinate
+	// coords is the Vivaldi client (nil when coordinates are disabled); it
+	// also keeps the members' last coordinates.
+	coords *vivaldi.Client
 	// keyring holds the encryption keys, nil without encryption; memberlist
 	// shares it, and it locks itself.
 	keyring *memberlist.Keyring
@@ -155,7 +155,6 @@ func New(cfg Config) (*Node, error) {
 	}
 	if !cfg.DisableCoordinates {
 		n.coords = vivaldi.NewClient(vivaldi.DefaultConfig())
-		n.coordCache = map[string]*vivaldi.Coordinate{}
 	}
 	if err := n.restoreSnapshot(); err != nil {
 		return nil, err
@@ -317,6 +316,27 @@ func (n *Node) handleJoinIntent(msg joinMessage) (rebroadcast bool) {
 		return nil
 	})
 	return rebroadcast
+}
+
+// mergeJoinIntents applies the join intents of a push/pull (every member
+// of the peer's but those in skip) as handleJoinIntent would one by one,
+// under one lock: a push/pull carries the whole membership. They are not
+// rebroadcast.
+func (n *Node) mergeJoinIntents(ltimes map[string]LamportTime, skip map[string]bool) {
+	var latest LamportTime
+	for _, lt := range ltimes {
+		latest = max(latest, lt)
+	}
+	n.clock.Witness(latest)
+	now := n.cfg.Now()
+	n.locked(func(t *memberTable) []events.MemberEvent {
+		for name, lt := range ltimes {
+			if !skip[name] {
+				t.joinIntent(joinMessage{LTime: lt, Node: name}, now)
+			}
+		}
+		return nil
+	})
 }
 
 // handleLeaveIntent applies a leave intent; true means rebroadcast it.

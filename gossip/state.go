@@ -227,10 +227,11 @@ func (t *memberTable) upsertIntent(node string, kind messageType, ltime LamportT
 
 // reap erases failed members older than reconnectTimeout and left members
 // older than tombstoneTimeout, and forgets intents older than intentTimeout.
+// It runs every few seconds on every member, so it sorts only what it
+// erases.
 func (t *memberTable) reap(now time.Time, reconnectTimeout, tombstoneTimeout, intentTimeout time.Duration) []events.MemberEvent {
-	var out []events.MemberEvent
-	for _, name := range t.sortedNames() {
-		ms := t.members[name]
+	var gone []string
+	for name, ms := range t.members {
 		var timeout time.Duration
 		switch ms.member.Status {
 		case events.StatusFailed:
@@ -241,8 +242,13 @@ func (t *memberTable) reap(now time.Time, reconnectTimeout, tombstoneTimeout, in
 			continue
 		}
 		if now.Sub(ms.leaveTime) > timeout {
-			out = append(out, t.erase(name))
+			gone = append(gone, name)
 		}
+	}
+	var out []events.MemberEvent
+	sort.Strings(gone)
+	for _, name := range gone {
+		out = append(out, t.erase(name))
 	}
 	for node, in := range t.intents {
 		if now.Sub(in.seen) > intentTimeout {
@@ -256,13 +262,12 @@ func (t *memberTable) reap(now time.Time, reconnectTimeout, tombstoneTimeout, in
 // Serf does: the more failed members relative to alive ones, the likelier a
 // try, so a small number of failures does not cause a storm of joins.
 func (t *memberTable) reconnectTarget(r *rand.Rand) (events.Member, bool) {
-	var failed []*memberState
+	var failed []string
 	alive := 0
-	for _, name := range t.sortedNames() {
-		ms := t.members[name]
+	for name, ms := range t.members {
 		switch ms.member.Status {
 		case events.StatusFailed:
-			failed = append(failed, ms)
+			failed = append(failed, name)
 		case events.StatusAlive, events.StatusLeaving:
 			alive++
 		}
@@ -276,7 +281,8 @@ func (t *memberTable) reconnectTarget(r *rand.Rand) (events.Member, bool) {
 	if r.Float64() > float64(len(failed))/float64(alive) {
 		return events.Member{}, false
 	}
-	return failed[r.IntN(len(failed))].member.Clone(), true
+	sort.Strings(failed) // the same seed picks the same member
+	return t.members[failed[r.IntN(len(failed))]].member.Clone(), true
 }
 
 // randomAlivePeers returns up to k alive members other than ourselves,

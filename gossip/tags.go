@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/memberlist"
@@ -57,5 +58,37 @@ func DecodeTags(meta []byte) (map[string]string, error) {
 	if err := decodeBody(meta[1:], &tags); err != nil {
 		return tags, fmt.Errorf("decode tags: %w", err)
 	}
+	return tags, nil
+}
+
+// tagCache decodes node meta into tag maps and hands out one shared map per
+// distinct meta, so a cluster whose members carry the same tags (or none)
+// holds one map rather than one per member. The maps it returns are
+// read-only: the member table stores them, and every Member leaving the
+// table is a Clone.
+type tagCache struct {
+	mu   sync.Mutex
+	maps map[string]map[string]string
+}
+
+// tagCacheMax bounds the distinct metas remembered; past it the cache
+// starts over.
+const tagCacheMax = 256
+
+// decode is DecodeTags through the cache. Undecodable meta is not cached.
+func (c *tagCache) decode(meta []byte) (map[string]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if tags, ok := c.maps[string(meta)]; ok {
+		return tags, nil
+	}
+	tags, err := DecodeTags(meta)
+	if err != nil {
+		return tags, err
+	}
+	if c.maps == nil || len(c.maps) >= tagCacheMax {
+		c.maps = make(map[string]map[string]string)
+	}
+	c.maps[string(meta)] = tags
 	return tags, nil
 }

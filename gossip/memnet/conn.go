@@ -177,8 +177,12 @@ func newConn(s *stream, owner string, local, remote net.Addr, rx, tx *pipe) *con
 	}
 }
 
-func (c *conn) Read(b []byte) (int, error)  { return c.rx.read(b, c.rd.wait()) }
-func (c *conn) Write(b []byte) (int, error) { return c.tx.write(b, c.wd.wait()) }
+func (c *conn) Read(b []byte) (int, error) { return c.rx.read(b, c.rd.wait()) }
+func (c *conn) Write(b []byte) (int, error) {
+	n, err := c.tx.write(b, c.wd.wait())
+	c.s.net.stats.streamBytes.Add(uint64(n))
+	return n, err
+}
 
 // Close closes this end. The peer reads the data already written, then
 // io.EOF; its writes fail. A second Close returns net.ErrClosed.

@@ -112,6 +112,35 @@ func TestQueueFull(t *testing.T) {
 	}
 }
 
+// TestQueueBacklog: past PacketCh's buffer, packets wait in order up to
+// QueueSize, and the rest are dropped.
+func TestQueueBacklog(t *testing.T) {
+	const size, sent = 3 * packetChSize, 4 * packetChSize
+	nw, ts := newNet(t, Config{QueueSize: size}, 2)
+	for i := range sent {
+		_, err := ts[0].WriteTo([]byte{byte(i)}, ts[1].Addr()) // must not block
+		mustOK(t, err, "WriteTo")
+	}
+	if got := nw.Stats().DroppedQueueFull; got != sent-size {
+		t.Errorf("Stats().DroppedQueueFull = %d; want %d", got, sent-size)
+	}
+	for i := range size {
+		select {
+		case p := <-ts[1].PacketCh():
+			if p.Buf[0] != byte(i) {
+				t.Fatalf("packet %d carries %d; want them in order", i, p.Buf[0])
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("packet %d of %d never arrived", i, size)
+		}
+	}
+	select {
+	case p := <-ts[1].PacketCh():
+		t.Fatalf("packet %d arrived past QueueSize", p.Buf[0])
+	default:
+	}
+}
+
 // TestConcurrentFaults runs packets and streams while faults change; it is
 // meant for -race, and checks that every packet is accounted for.
 func TestConcurrentFaults(t *testing.T) {

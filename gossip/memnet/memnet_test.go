@@ -134,7 +134,14 @@ func TestLoss(t *testing.T) {
 			_, err := ts[0].WriteTo([]byte{1}, ts[1].Addr())
 			mustOK(t, err, "WriteTo")
 		}
-		got := len(ts[1].PacketCh()) // undelayed delivery happens inside WriteTo
+		got := int(ts[1].Stats().PacketsReceived) // undelayed delivery happens inside WriteTo
+		for i := range got {
+			select {
+			case <-ts[1].PacketCh():
+			case <-time.After(5 * time.Second):
+				t.Fatalf("SetLoss(%v): packet %d of %d delivered never arrived on PacketCh", tc.p, i+1, got)
+			}
+		}
 		if got < tc.min || got > tc.max {
 			t.Errorf("SetLoss(%v): delivered %d of %d; want [%d, %d]", tc.p, got, total, tc.min, tc.max)
 		}

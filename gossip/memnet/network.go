@@ -29,7 +29,10 @@ const (
 	firstPort        = 20000
 	portsPerIP       = 65536 - firstPort
 	defaultQueueSize = 4096
-	streamBacklog    = 128
+	// packetChSize is the buffer of a Transport's PacketCh; a burst past
+	// it waits in a backlog that exists only while the burst lasts.
+	packetChSize  = 64
+	streamBacklog = 128
 )
 
 // Config configures a Network. The zero value is usable.
@@ -61,6 +64,7 @@ type Stats struct {
 	DroppedClosed    uint64 // receiver shut down or unknown, or Network closed in flight
 
 	StreamsOpened uint64 // successful dials
+	StreamBytes   uint64 // bytes written on streams, both directions
 }
 
 // Dropped returns the sum of the Dropped fields.
@@ -71,7 +75,7 @@ func (s Stats) Dropped() uint64 {
 type counters struct {
 	sent, delivered, bytesSent, bytesDelivered        atomic.Uint64
 	lossDrops, partitionDrops, fullDrops, closedDrops atomic.Uint64
-	streams                                           atomic.Uint64
+	streams, streamBytes                              atomic.Uint64
 }
 
 // Network is an in-memory network of Transports. Its methods are safe for
@@ -179,6 +183,7 @@ func (n *Network) Stats() Stats {
 		DroppedQueueFull: c.fullDrops.Load(),
 		DroppedClosed:    c.closedDrops.Load(),
 		StreamsOpened:    c.streams.Load(),
+		StreamBytes:      c.streamBytes.Load(),
 	}
 }
 
@@ -228,16 +233,15 @@ func (n *Network) deliver(from, to string, pkt *memberlist.Packet) {
 		return
 	}
 	pkt.Timestamp = time.Now()
-	select {
-	case dst.packetCh <- pkt:
-		size := uint64(len(pkt.Buf))
-		n.stats.delivered.Add(1)
-		n.stats.bytesDelivered.Add(size)
-		dst.stats.packetsReceived.Add(1)
-		dst.stats.bytesReceived.Add(size)
-	default:
+	if !dst.enqueue(pkt) {
 		n.stats.fullDrops.Add(1)
+		return
 	}
+	size := uint64(len(pkt.Buf))
+	n.stats.delivered.Add(1)
+	n.stats.bytesDelivered.Add(size)
+	dst.stats.packetsReceived.Add(1)
+	dst.stats.bytesReceived.Add(size)
 }
 
 // lose reports whether a packet with loss probability p is dropped.

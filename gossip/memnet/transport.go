@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,7 +25,16 @@ type Transport struct {
 	streamCh chan net.Conn
 	done     chan struct{} // closed by Shutdown
 	shut     atomic.Bool   // set under net.mu
-	stats    struct {
+
+	// A burst beyond packetCh's small buffer waits in backlog, which a
+	// goroutine started for the burst feeds into packetCh: a thousand
+	// idle Transports then hold no large buffers.
+	qmu     sync.Mutex
+	backlog []*memberlist.Packet
+	pumping bool // a feeder runs
+	qclosed bool // set by Shutdown: nothing more is queued
+	pumps   sync.WaitGroup
+	stats   struct {
 		packetsSent, packetsReceived, bytesSent, bytesReceived atomic.Uint64
 	}
 }
@@ -39,7 +49,7 @@ func newTransport(n *Network, ip net.IP, port int) *Transport {
 		port:     port,
 		udpAddr:  &net.UDPAddr{IP: ip, Port: port},
 		tcpAddr:  &net.TCPAddr{IP: ip, Port: port},
-		packetCh: make(chan *memberlist.Packet, n.queueSize),
+		packetCh: make(chan *memberlist.Packet, min(n.queueSize, packetChSize)),
 		streamCh: make(chan net.Conn, streamBacklog),
 		done:     make(chan struct{}),
 	}
@@ -88,6 +98,61 @@ func (t *Transport) WriteTo(b []byte, addr string) (time.Time, error) {
 // WriteToAddress is WriteTo(b, a.Addr).
 func (t *Transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
 	return t.WriteTo(b, a.Addr)
+}
+
+// enqueue queues pkt for PacketCh, in order; false means the queue holds
+// QueueSize packets already, or the Transport is shut down.
+func (t *Transport) enqueue(pkt *memberlist.Packet) bool {
+	t.qmu.Lock()
+	defer t.qmu.Unlock()
+	if t.qclosed {
+		return false
+	}
+	if !t.pumping {
+		select {
+		case t.packetCh <- pkt:
+			return true
+		default:
+		}
+	}
+	if len(t.packetCh)+len(t.backlog) >= t.net.queueSize {
+		return false
+	}
+	t.backlog = append(t.backlog, pkt)
+	if !t.pumping {
+		t.pumping = true
+		t.pumps.Add(1)
+		go t.pump()
+	}
+	return true
+}
+
+// pump moves the backlog into packetCh until it is empty or the
+// Transport shuts down.
+func (t *Transport) pump() {
+	defer t.pumps.Done()
+	for {
+		t.qmu.Lock()
+		if len(t.backlog) == 0 {
+			t.backlog, t.pumping = nil, false
+			t.qmu.Unlock()
+			return
+		}
+		pkt := t.backlog[0] // stays queued, and counted, until sent
+		t.qmu.Unlock()
+		select {
+		case t.packetCh <- pkt:
+			t.qmu.Lock()
+			t.backlog[0] = nil
+			t.backlog = t.backlog[1:]
+			t.qmu.Unlock()
+		case <-t.done:
+			t.qmu.Lock()
+			t.backlog, t.pumping = nil, false
+			t.qmu.Unlock()
+			return
+		}
+	}
 }
 
 // PacketCh returns the channel of packets sent to this Transport. It is
@@ -219,5 +284,10 @@ func (t *Transport) Shutdown() error {
 	for _, c := range ends {
 		c.Close()
 	}
+	// An enqueue before this has started its feeder; later ones refuse.
+	t.qmu.Lock()
+	t.qclosed = true
+	t.qmu.Unlock()
+	t.pumps.Wait()
 	return nil
 }

@@ -119,7 +119,7 @@ type Client struct {
 	origin  *Coordinate
 	adjust  []float64 // ring of recent rtt - distance samples
 	adjNext int
-	filter  map[string][]float64 // recent round trips per node, seconds
+	peers   peerTable // recent round trips (seconds) and last coordinate per peer
 	resets  int
 	rng     *rand.Rand
 }
@@ -128,7 +128,7 @@ type Client struct {
 func NewClient(cfg Config) *Client {
 	return &Client{
 		cfg: cfg, coord: NewCoordinate(cfg), origin: NewCoordinate(cfg),
-		adjust: make([]float64, cfg.AdjustmentWindow), filter: map[string][]float64{},
+		adjust: make([]float64, cfg.AdjustmentWindow), peers: newPeerTable(cfg.LatencyFilterSize, cfg.Dimensionality),
 		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 }
@@ -147,16 +147,25 @@ func (c *Client) Resets() int {
 	return c.resets
 }
 
-// Forget drops the latency samples of a node that left.
+// Forget drops the latency samples and the coordinate of a node that left.
 func (c *Client) Forget(node string) {
 	c.mu.Lock()
-	delete(c.filter, node)
+	c.peers.forget(node)
 	c.mu.Unlock()
 }
 
+// Peer returns a copy of the coordinate node sent with the last round trip
+// that Update accepted; false if there is none.
+func (c *Client) Peer(node string) (*Coordinate, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peers.coord(node)
+}
+
 // Update refines this node's coordinate with a round trip of rtt to node,
-// whose coordinate is other, and returns the new coordinate. Invalid or
-// incompatible coordinates and round trips outside [0, 10s] are refused.
+// whose coordinate is other, and returns the new coordinate; once it
+// succeeds, Peer returns other for node. Invalid or incompatible
+// coordinates and round trips outside [0, 10s] are refused.
 func (c *Client) Update(node string, other *Coordinate, rtt time.Duration) (*Coordinate, error) {
 	if !other.Valid() {
 		return nil, fmt.Errorf("update from %s: %w", node, ErrInvalid)
@@ -178,17 +187,13 @@ func (c *Client) Update(node string, other *Coordinate, rtt time.Duration) (*Coo
 		c.coord = NewCoordinate(c.cfg)
 		return nil, fmt.Errorf("update from %s: the coordinate became invalid and was reset", node)
 	}
+	c.peers.setCoord(node, other)
 	return c.coord.Clone(), nil
 }
 
 // filtered records a round trip and returns the median of the recent ones.
 func (c *Client) filtered(node string, rtt float64) float64 {
-	s := append(c.filter[node], rtt)
-	if len(s) > c.cfg.LatencyFilterSize {
-		s = s[1:]
-	}
-	c.filter[node] = s
-	sorted := slices.Sorted(slices.Values(s))
+	sorted := slices.Sorted(slices.Values(c.peers.addRTT(node, rtt)))
 	return sorted[len(sorted)/2]
 }
 

@@ -88,3 +88,41 @@ func TestLatencyFilterDropsAnOutlier(t *testing.T) {
 		}
 	}
 }
+
+// Peer returns the coordinate of the last accepted update, Forget drops it,
+// and a forgotten peer's slot is reused without leaking its round trips.
+func TestClientPeers(t *testing.T) {
+	c := NewClient(DefaultConfig())
+	if _, ok := c.Peer("a"); ok {
+		t.Fatal("Peer(a) known before any update")
+	}
+	other := NewCoordinate(DefaultConfig())
+	other.Vec[0], other.Height = 0.01, 0.002
+	if _, err := c.Update("a", other, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := c.Peer("a")
+	if !ok || got.Vec[0] != 0.01 || got.Height != 0.002 || got.Error != other.Error {
+		t.Fatalf("Peer(a) = %+v, %t; want %+v", got, ok, other)
+	}
+	got.Vec[0] = 5 // a copy: the table must not change
+	if again, _ := c.Peer("a"); again.Vec[0] != 0.01 {
+		t.Fatalf("Peer(a) changed through a returned copy: %v", again.Vec[0])
+	}
+	bad := other.Clone()
+	bad.Vec = bad.Vec[:3]
+	if _, err := c.Update("b", bad, time.Millisecond); err == nil {
+		t.Fatal("Update with an incompatible coordinate succeeded")
+	}
+	if _, ok := c.Peer("b"); ok {
+		t.Fatal("Peer(b) known after a refused update")
+	}
+	c.Forget("a")
+	if _, ok := c.Peer("a"); ok {
+		t.Fatal("Peer(a) known after Forget")
+	}
+	// "c" takes a's slot: its filter starts empty.
+	if got := c.filtered("c", 0.5); got != 0.5 {
+		t.Fatalf("filtered(c, 0.5) = %v on a reused slot; want 0.5", got)
+	}
+}
