@@ -182,9 +182,10 @@ func (c *cluster) failures(since time.Time, wrong func(e observed) bool) (events
 	return events, len(seen)
 }
 
-// bytesSent returns the payload bytes every transport has sent so far.
+// bytesSent returns the bytes every node has sent so far: packet
+// payloads and what was written on streams (push/pulls, TCP pings).
 func (c *cluster) bytesSent() uint64 {
-	var b uint64
+	b := c.net.Stats().StreamBytes
 	for _, tr := range c.trs {
 		b += tr.Stats().BytesSent
 	}
