@@ -39,6 +39,7 @@ bench: ## run the benchmark suite beside Serf: print the table, update docs/perf
 	rm -rf $(BENCH_TMP) && mkdir -p $(BENCH_TMP)
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/hashicorp/serf/cmd/serf@$(SERF_VERSION)
 	BENCH_OUT=$(BENCH_TMP) $(GO) test -count=1 -run '^TestSuite$$' -timeout 15m ./internal/bench/suite/
+	BENCH_OUT=$(BENCH_TMP) AGENT_SCALE=1000 $(GO) test -count=1 -run '^TestSynctestScale$$' -timeout 30m ./gossip/
 	BENCH_OUT=$(BENCH_TMP) SERF_BIN=$(CURDIR)/bin/serf $(GO) test -count=1 -run '^$$' -bench '^BenchmarkAgentProcesses$$' -benchtime 1x -timeout 5m ./cmd/agent/
 	BENCH_OUT=$(BENCH_TMP) SERF_BIN=$(CURDIR)/bin/serf $(GO) test -count=1 -run '^$$' -bench '^BenchmarkAgentFleet$$' -benchtime 1x -timeout 30m ./cmd/agent/
 	BENCH_OUT=$(BENCH_TMP) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkMetricsOverhead$$' -benchtime 20000x ./agent/

@@ -405,6 +405,8 @@ func (a *Agent) Stats() map[string]map[string]string {
 			"encrypted":        strconv.FormatBool(a.node.EncryptionEnabled()),
 			"messages_dropped": u(s.MessagesDropped),
 			"events_dropped":   u(s.EventsDropped),
+			"repair_pushpulls": u(s.RepairPushPulls),
+			"event_gaps":       u(s.EventGaps),
 		},
 		"tags":           a.node.Tags(),
 		"handlers":       handlerStats(a.runner.Stats()),
