@@ -12,10 +12,11 @@ import (
 // stretches as the cluster grows (minutes at a few hundred nodes). To
 // close such gaps on purpose, a node that sees membership change makes a
 // few extra push/pull exchanges with random members: one every
-// RepairInterval while changes keep coming and for RepairRounds intervals
-// after the last one. A push/pull is a plain memberlist join exchange, so
-// Serf peers take part unchanged; the extra traffic is bounded by one
-// exchange per interval per node.
+// RepairInterval while changes keep coming (backing off to one every 16
+// intervals when they keep coming for long) and for RepairRounds
+// intervals after the last one. A push/pull is a plain memberlist join
+// exchange, so Serf peers take part unchanged; the extra traffic is
+// bounded by one exchange per interval per node.
 
 // The same exchange repairs user events: push/pull carries a node's
 // recent events, and a node learns it missed some when a later one
@@ -45,6 +46,9 @@ func (n *Node) repairLoop() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	pending, running := 0, false
+	// interval grows while changes keep coming (see repairBackoff); busy
+	// counts the repairs in a row that saw a change since the last one.
+	interval, busy, changed := n.cfg.RepairInterval, 0, false
 	gapTimer := time.NewTimer(time.Hour)
 	gapTimer.Stop()
 	var lastGapRepair time.Time
@@ -73,9 +77,9 @@ func (n *Node) repairLoop() {
 			n.stats.eventGapRepairs.Add(1)
 			n.pushPullRandom()
 		case <-n.changed:
-			pending = n.cfg.RepairRounds
+			pending, changed = n.cfg.RepairRounds, true
 			if !running {
-				timer.Reset(n.cfg.RepairInterval)
+				timer.Reset(interval)
 				running = true
 			}
 		case <-timer.C:
@@ -85,9 +89,13 @@ func (n *Node) repairLoop() {
 			}
 			pending--
 			n.pushPullRandom()
+			interval, busy = repairBackoff(n.cfg.RepairInterval, n.cfg.RepairRounds, interval, busy, changed)
+			changed = false
 			if pending > 0 {
-				timer.Reset(n.cfg.RepairInterval)
+				timer.Reset(interval)
 				running = true
+			} else {
+				interval, busy = n.cfg.RepairInterval, 0
 			}
 		case <-n.stop:
 			timer.Stop()
@@ -95,6 +103,28 @@ func (n *Node) repairLoop() {
 			return
 		}
 	}
+}
+
+// repairMaxFactor caps the repair interval under steady churn at this
+// many times RepairInterval.
+const repairMaxFactor = 16
+
+// repairBackoff returns the next repair interval and run of busy repairs.
+// A burst of changes (a fleet starting) gets rounds repairs one base
+// interval apart, as many as it lasts rounds; past that, changes that
+// keep coming (a rolling replacement, one member a second) double the
+// interval up to repairMaxFactor times the base, so steady churn costs
+// one push/pull per node every 16 s instead of every second. A quiet
+// interval returns to the base.
+func repairBackoff(base time.Duration, rounds int, interval time.Duration, busy int, changed bool) (time.Duration, int) {
+	if !changed {
+		return base, 0
+	}
+	busy++
+	if busy > rounds {
+		interval = min(2*interval, repairMaxFactor*base)
+	}
+	return interval, busy
 }
 
 // pushPullRandom exchanges full state with one random alive member.
