@@ -130,8 +130,10 @@ type Config struct {
 	EncryptVerifyIncoming, EncryptVerifyOutgoing bool
 	// RepairRounds and RepairInterval pace the extra push/pull exchanges a
 	// node makes after membership changes (see repair.go): one every
-	// interval while changes come and for RepairRounds intervals after.
-	// Zero turns them off.
+	// interval while changes come (backing off to 16 intervals when they
+	// keep coming) and for RepairRounds intervals after; the push/pull
+	// that fetches missed user events is paced by RepairInterval too.
+	// Zero turns both off.
 	RepairRounds   int
 	RepairInterval time.Duration
 	// DisableCoordinates turns off Vivaldi network coordinates: none are

@@ -110,9 +110,8 @@ func (n *Node) repairLoop() {
 const repairMaxFactor = 16
 
 // repairBackoff returns the next repair interval and run of busy repairs.
-// A burst of changes (a fleet starting) gets rounds repairs one base
-// interval apart, as many as it lasts rounds; past that, changes that
-// keep coming (a rolling replacement, one member a second) double the
+// A burst of changes (a fleet starting) gets its first rounds repairs one
+// base interval apart; past that, changes that keep coming (a rolling replacement, one member a second) double the
 // interval up to repairMaxFactor times the base, so steady churn costs
 // one push/pull per node every 16 s instead of every second. A quiet
 // interval returns to the base.
