@@ -3,7 +3,6 @@
 package gossip_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"math"
@@ -12,7 +11,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -87,19 +85,8 @@ func RunScale(t *testing.T, opt ScaleOptions) ScaleResult {
 			nodes[i] = nd
 		}
 		start, wallStart := time.Now(), wallNow()
-		var wg sync.WaitGroup
-		for _, nd := range nodes[1:] {
-			wg.Go(func() {
-				if _, err := nd.Join(context.Background(), []string{nodes[0].Addr()}, false); err != nil {
-					t.Logf("%s: %v", nd.Name(), err)
-				}
-			})
-		}
-		wg.Wait()
-		for !allSee(nodes, opt.Nodes) && time.Since(start) < opt.Converge {
-			time.Sleep(100 * time.Millisecond)
-		}
-		res.Converged, res.ConvergeWall = time.Since(start), wallNow().Sub(wallStart)
+		res.Converged = joinAtOnce(t, nodes, opt.Converge)
+		res.ConvergeWall = wallNow().Sub(wallStart)
 		// The join's broadcasts take minutes to run out of retransmissions
 		// at a thousand nodes; idle starts when the queues are empty.
 		time.Sleep(opt.Settle)
