@@ -136,14 +136,21 @@ type relayHeader struct {
 	DestName string
 }
 
-// wireHandle encodes the way Serf's codec does: the default msgpack handle,
+// wire encodes the way Serf's codec does: the default msgpack handle,
 // which writes both strings and byte slices as msgpack raw strings.
-// MaxInitLen bounds what a hostile length prefix can make us allocate up front.
-func wireHandle() *codec.MsgpackHandle {
+// MaxInitLen bounds what a hostile length prefix can make us allocate up
+// front. One handle serves every encoder and decoder: it is never changed
+// after this, go-msgpack handles are safe for concurrent use, and each
+// handle keeps its own cache of per-type codec functions, which a handle
+// made per message would build again every time.
+var wire = func() *codec.MsgpackHandle {
 	h := &codec.MsgpackHandle{}
 	h.MaxInitLen = 4096
 	return h
-}
+}()
+
+// wireHandle returns the shared handle.
+func wireHandle() *codec.MsgpackHandle { return wire }
 
 // encodeMessage returns the type byte followed by msg in msgpack.
 func encodeMessage(t messageType, msg any) ([]byte, error) {

@@ -35,8 +35,9 @@ type ScaleOptions struct {
 	// Idle is the span of protocol time over which idle CPU and traffic
 	// are measured.
 	Idle time.Duration
-	// ProfileDir, if set, receives cpu.pprof (the idle span) and
-	// heap.pprof (live heap after the idle span).
+	// ProfileDir, if set, receives cpu.pprof (the idle span),
+	// heap-idle-start.pprof and heap.pprof (live heap before and after
+	// the idle span; pprof -base of the two shows the idle allocations).
 	ProfileDir string
 	// Tune, if set, changes each node's configuration.
 	Tune func(*gossip.Config)
@@ -95,6 +96,7 @@ func RunScale(t *testing.T, opt ScaleOptions) ScaleResult {
 		}
 		res.Settled = time.Since(start)
 
+		writeHeapProfile(t, opt.ProfileDir, "heap-idle-start.pprof")
 		prof.set(t, opt.ProfileDir, true)
 		s0, cpu0, wall0, idle0 := nw.Stats(), processCPU(), wallNow(), time.Now()
 		time.Sleep(opt.Idle)
@@ -114,7 +116,7 @@ func RunScale(t *testing.T, opt ScaleOptions) ScaleResult {
 		runtime.ReadMemStats(&ms)
 		res.StackPerNode = float64(ms.StackInuse) / float64(opt.Nodes)
 		res.Goroutines = (runtime.NumGoroutine() + opt.Nodes/2) / opt.Nodes
-		writeHeapProfile(t, opt.ProfileDir)
+		writeHeapProfile(t, opt.ProfileDir, "heap.pprof")
 		if !allSee(nodes, opt.Nodes) {
 			t.Errorf("the cluster lost members while idle")
 		}
@@ -137,7 +139,7 @@ func RunScale(t *testing.T, opt ScaleOptions) ScaleResult {
 // AGENT_SCALE_IDLE and AGENT_SCALE_SETTLE (Go durations) change the idle
 // span (default: one push/pull period, so that every node makes about one)
 // and the settling time before it (default 30s); AGENT_SCALE_PROFILE names
-// a directory for cpu.pprof and heap.pprof, AGENT_SCALE_MEMPROFILERATE sets
+// a directory for cpu.pprof, heap.pprof and heap-idle-start.pprof, AGENT_SCALE_MEMPROFILERATE sets
 // runtime.MemProfileRate (1 records every allocation), and
 // AGENT_SCALE_COMPRESSION=off turns compression off (Serf's
 // -disable-compression).
@@ -315,11 +317,13 @@ func (p *cpuProfiler) set(t *testing.T, dir string, start bool) {
 	}
 }
 
-func writeHeapProfile(t *testing.T, dir string) {
+// writeHeapProfile writes the heap profile to dir/name; the difference
+// of two (pprof -base) shows what was allocated in between.
+func writeHeapProfile(t *testing.T, dir, name string) {
 	if dir == "" {
 		return
 	}
-	f, err := os.Create(filepath.Join(dir, "heap.pprof"))
+	f, err := os.Create(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}

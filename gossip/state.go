@@ -43,6 +43,10 @@ type nodeInfo struct {
 type memberTable struct {
 	self    string
 	members map[string]*memberState
+	// down holds the members of members that are failed or left: the only
+	// ones reap and reconnect look at, so that their periodic runs do not
+	// walk every member of a large, healthy cluster.
+	down    map[string]*memberState
 	intents map[string]intent
 	// flapWindow: a failed member coming back within it counts as a flap.
 	flapWindow time.Duration
@@ -53,6 +57,7 @@ func newMemberTable(self string, flapWindow time.Duration) *memberTable {
 	return &memberTable{
 		self:       self,
 		members:    make(map[string]*memberState),
+		down:       make(map[string]*memberState),
 		intents:    make(map[string]intent),
 		flapWindow: flapWindow,
 	}
@@ -90,6 +95,7 @@ func (t *memberTable) nodeJoined(n nodeInfo, now time.Time) events.MemberEvent {
 		}
 		ms.member.Status = events.StatusAlive
 		ms.leaveTime = time.Time{}
+		delete(t.down, n.Name)
 	}
 	n.apply(&ms.member)
 	return memberEvent(events.MemberJoin, ms.member)
@@ -104,12 +110,10 @@ func (t *memberTable) nodeLeft(name string, now time.Time) (ev events.MemberEven
 	}
 	switch ms.member.Status {
 	case events.StatusLeaving:
-		ms.member.Status = events.StatusLeft
-		ms.leaveTime = now
+		t.markDown(name, ms, events.StatusLeft, now)
 		return memberEvent(events.MemberLeave, ms.member), true
 	case events.StatusAlive:
-		ms.member.Status = events.StatusFailed
-		ms.leaveTime = now
+		t.markDown(name, ms, events.StatusFailed, now)
 		return memberEvent(events.MemberFailed, ms.member), true
 	default:
 		return ev, false
@@ -179,8 +183,7 @@ func (t *memberTable) leaveIntent(msg leaveMessage, selfAlive bool, now time.Tim
 		ms.member.Status = events.StatusLeaving
 	case events.StatusFailed:
 		// Force-leave of a failed node.
-		ms.member.Status = events.StatusLeft
-		ms.leaveTime = now
+		t.markDown(msg.Node, ms, events.StatusLeft, now)
 		out.events = append(out.events, memberEvent(events.MemberLeave, ms.member))
 	case events.StatusLeaving, events.StatusLeft:
 	default:
@@ -197,10 +200,18 @@ func (t *memberTable) leaveIntent(msg leaveMessage, selfAlive bool, now time.Tim
 	return out
 }
 
+// markDown records that a member failed or left at now.
+func (t *memberTable) markDown(name string, ms *memberState, status events.MemberStatus, now time.Time) {
+	ms.member.Status = status
+	ms.leaveTime = now
+	t.down[name] = ms
+}
+
 // erase removes a member at once and returns its member-reap event.
 func (t *memberTable) erase(name string) events.MemberEvent {
 	ms := t.members[name]
 	delete(t.members, name)
+	delete(t.down, name)
 	return memberEvent(events.MemberReap, ms.member)
 }
 
@@ -231,7 +242,7 @@ func (t *memberTable) upsertIntent(node string, kind messageType, ltime LamportT
 // erases.
 func (t *memberTable) reap(now time.Time, reconnectTimeout, tombstoneTimeout, intentTimeout time.Duration) []events.MemberEvent {
 	var gone []string
-	for name, ms := range t.members {
+	for name, ms := range t.down {
 		var timeout time.Duration
 		switch ms.member.Status {
 		case events.StatusFailed:
@@ -263,15 +274,13 @@ func (t *memberTable) reap(now time.Time, reconnectTimeout, tombstoneTimeout, in
 // try, so a small number of failures does not cause a storm of joins.
 func (t *memberTable) reconnectTarget(r *rand.Rand) (events.Member, bool) {
 	var failed []string
-	alive := 0
-	for name, ms := range t.members {
-		switch ms.member.Status {
-		case events.StatusFailed:
+	for name, ms := range t.down {
+		if ms.member.Status == events.StatusFailed {
 			failed = append(failed, name)
-		case events.StatusAlive, events.StatusLeaving:
-			alive++
 		}
 	}
+	// Every member that is not down is alive or leaving.
+	alive := len(t.members) - len(t.down)
 	if len(failed) == 0 {
 		return events.Member{}, false
 	}

@@ -25,6 +25,18 @@ func table(names ...string) *memberTable {
 	return t
 }
 
+// setStatus puts a member in a status the way the table's own
+// transitions do, keeping the set of down members in step.
+func setStatus(t *memberTable, name string, st events.MemberStatus, at time.Time) {
+	ms := t.members[name]
+	if st == events.StatusFailed || st == events.StatusLeft {
+		t.markDown(name, ms, st, at)
+		return
+	}
+	ms.member.Status, ms.leaveTime = st, time.Time{}
+	delete(t.down, name)
+}
+
 func status(t *memberTable, name string) events.MemberStatus {
 	if ms, ok := t.members[name]; ok {
 		return ms.member.Status
@@ -96,7 +108,7 @@ func TestNodeLeft(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := table("a")
-			m.members["a"].member.Status = tt.before
+			setStatus(m, "a", tt.before, t0)
 			ev, ok := m.nodeLeft("a", t0)
 			if ok != tt.wantOK || (ok && ev.Type != tt.wantType) {
 				t.Errorf("nodeLeft = %v, %v; want %v, %v", ev.Type, ok, tt.wantType, tt.wantOK)
@@ -120,7 +132,7 @@ func TestJoinIntent(t *testing.T) {
 	if m.joinIntent(joinMessage{LTime: 4, Node: "a"}, t0) {
 		t.Errorf("joinIntent(older) = true; want false")
 	}
-	m.members["a"].member.Status = events.StatusLeaving
+	setStatus(m, "a", events.StatusLeaving, t0)
 	if !m.joinIntent(joinMessage{LTime: 6, Node: "a"}, t0) {
 		t.Errorf("joinIntent(newer) = false; want true")
 	}
@@ -164,7 +176,7 @@ func TestLeaveIntent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := table("a")
-			m.members[tt.node].member.Status = tt.before
+			setStatus(m, tt.node, tt.before, t0)
 			m.members[tt.node].statusLTime = 1
 			got := m.leaveIntent(tt.msg, tt.selfAlive, t0)
 			if got.rebroadcast != tt.want.rebroadcast || got.refute != tt.want.refute || got.pruneLater != tt.want.pruneLater {
@@ -198,10 +210,7 @@ func equalTypes(a, b []events.Type) bool {
 
 func TestReap(t *testing.T) {
 	m := table("failed-old", "failed-new", "left-old", "left-new", "alive")
-	set := func(name string, st events.MemberStatus, at time.Time) {
-		m.members[name].member.Status = st
-		m.members[name].leaveTime = at
-	}
+	set := func(name string, st events.MemberStatus, at time.Time) { setStatus(m, name, st, at) }
 	set("failed-old", events.StatusFailed, t0)
 	set("failed-new", events.StatusFailed, t0.Add(50*time.Minute))
 	set("left-old", events.StatusLeft, t0)
@@ -242,7 +251,7 @@ func TestReconnectTarget(t *testing.T) {
 	}
 	// With every peer failed the probability is failed/alive = 3/1: always try.
 	for _, n := range []string{"a", "b", "c"} {
-		m.members[n].member.Status = events.StatusFailed
+		setStatus(m, n, events.StatusFailed, t0)
 	}
 	seen := map[string]bool{}
 	for range 100 {
@@ -257,7 +266,7 @@ func TestReconnectTarget(t *testing.T) {
 	}
 	// One failed out of many alive: throttled to about failed/alive of tries.
 	m = table("a", "b", "c", "d", "e", "f", "g", "h", "i")
-	m.members["a"].member.Status = events.StatusFailed
+	setStatus(m, "a", events.StatusFailed, t0)
 	tries := 0
 	for range 1000 {
 		if _, ok := m.reconnectTarget(r); ok {
@@ -272,7 +281,7 @@ func TestReconnectTarget(t *testing.T) {
 func TestLocalState(t *testing.T) {
 	m := table("a", "b")
 	m.members["a"].statusLTime = 4
-	m.members["b"].member.Status = events.StatusLeft
+	setStatus(m, "b", events.StatusLeft, t0)
 	m.members["b"].statusLTime = 6
 	times, left := m.localState()
 	if times["a"] != 4 || times["b"] != 6 || len(times) != 3 {
@@ -295,5 +304,48 @@ func TestLamportClock(t *testing.T) {
 	c.Witness(5)
 	if got := c.Time(); got != 11 {
 		t.Errorf("after Witness(5): Time() = %d; want 11 (never goes back)", got)
+	}
+}
+
+// TestDownSetFollowsStatus drives a table through random transitions and
+// checks after each that the down set holds exactly the failed and left
+// members: reap and reconnect look nowhere else.
+func TestDownSetFollowsStatus(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	names := []string{"a", "b", "c", "d", "e"}
+	m := table()
+	now := t0
+	var ltime LamportTime
+	for step := range 5000 {
+		now = now.Add(time.Duration(r.IntN(90)) * time.Second)
+		ltime += LamportTime(r.IntN(2))
+		name := names[r.IntN(len(names))]
+		switch r.IntN(7) {
+		case 0, 1:
+			m.nodeJoined(info(name), now)
+		case 2:
+			m.nodeLeft(name, now)
+		case 3:
+			m.joinIntent(joinMessage{LTime: ltime, Node: name}, now)
+		case 4:
+			m.leaveIntent(leaveMessage{LTime: ltime, Node: name, Prune: r.IntN(3) == 0}, true, now)
+		case 5:
+			m.reap(now, 5*time.Minute, 3*time.Minute, time.Minute)
+		case 6:
+			m.pruneIfGone(name)
+		}
+		want := 0
+		for n, ms := range m.members {
+			isDown := ms.member.Status == events.StatusFailed || ms.member.Status == events.StatusLeft
+			if got, ok := m.down[n]; ok != isDown || (ok && got != ms) {
+				t.Fatalf("step %d: %s is %s, in the down set: %v; want %v", step, n, ms.member.Status, ok, isDown)
+			}
+			if isDown {
+				want++
+			}
+		}
+		if len(m.down) != want {
+			t.Fatalf("step %d: down set holds %d members; want %d (a reaped member stayed)", step, len(m.down), want)
+		}
 	}
 }

@@ -128,6 +128,10 @@ func (c *conn) Write(b []byte) (int, error) {
 
 var writers = sync.Pool{New: func() any { return lzw.NewWriter(nil, lzw.LSB, lzwLitWidth).(*lzw.Writer) }}
 
+// msgpackHandle is memberlist's encoding (the default handle), shared by
+// every call: a handle caches its per-type codec functions.
+var msgpackHandle = &codec.MsgpackHandle{}
+
 // Compress returns msg (a whole memberlist message, type byte first) as
 // memberlist's compressed message.
 func Compress(msg []byte) ([]byte, error) {
@@ -143,7 +147,7 @@ func Compress(msg []byte) ([]byte, error) {
 	}
 	out := bytes.NewBuffer(make([]byte, 0, body.Len()+16))
 	out.WriteByte(compressMsg)
-	if err := codec.NewEncoder(out, &codec.MsgpackHandle{}).Encode(&compressed{Algo: lzwAlgo, Buf: body.Bytes()}); err != nil {
+	if err := codec.NewEncoder(out, msgpackHandle).Encode(&compressed{Algo: lzwAlgo, Buf: body.Bytes()}); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil

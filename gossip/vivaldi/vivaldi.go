@@ -101,7 +101,7 @@ func (c *Coordinate) DistanceTo(o *Coordinate) time.Duration {
 
 // raw is the model distance in seconds, without the adjustments.
 func (c *Coordinate) raw(o *Coordinate) float64 {
-	return norm(diff(c.Vec, o.Vec)) + c.Height + o.Height
+	return distance(c.Vec, o.Vec) + c.Height + o.Height
 }
 
 // ErrIncompatible is returned for a coordinate of another dimensionality.
@@ -122,6 +122,9 @@ type Client struct {
 	peers   peerTable // recent round trips (seconds) and last coordinate per peer
 	resets  int
 	rng     *rand.Rand
+	// Scratch space for Update, which runs on every ping: the sorted
+	// round trips of one peer and the unit vector of one move.
+	sorted, unit []float64
 }
 
 // NewClient starts at the origin.
@@ -129,7 +132,8 @@ func NewClient(cfg Config) *Client {
 	return &Client{
 		cfg: cfg, coord: NewCoordinate(cfg), origin: NewCoordinate(cfg),
 		adjust: make([]float64, cfg.AdjustmentWindow), peers: newPeerTable(cfg.LatencyFilterSize, cfg.Dimensionality),
-		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		rng:    rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		sorted: make([]float64, 0, cfg.LatencyFilterSize), unit: make([]float64, cfg.Dimensionality),
 	}
 }
 
@@ -193,8 +197,9 @@ func (c *Client) Update(node string, other *Coordinate, rtt time.Duration) (*Coo
 
 // filtered records a round trip and returns the median of the recent ones.
 func (c *Client) filtered(node string, rtt float64) float64 {
-	sorted := slices.Sorted(slices.Values(c.peers.addRTT(node, rtt)))
-	return sorted[len(sorted)/2]
+	c.sorted = append(c.sorted[:0], c.peers.addRTT(node, rtt)...)
+	slices.Sort(c.sorted)
+	return c.sorted[len(c.sorted)/2]
 }
 
 // move is the Vivaldi step: a spring between the two nodes, stretched or
@@ -213,12 +218,11 @@ func (c *Client) move(other *Coordinate, rtt float64) {
 // push moves this node by force (seconds) along the direction from other
 // to it; a positive force moves away. Height takes its share of the move.
 func (c *Client) push(other *Coordinate, force float64) {
-	dir := diff(c.coord.Vec, other.Vec)
-	mag := norm(dir)
-	unit := make([]float64, len(dir))
+	unit := c.unit
+	mag := distance(c.coord.Vec, other.Vec)
 	if mag > zero {
-		for i := range dir {
-			unit[i] = dir[i] / mag
+		for i := range unit {
+			unit[i] = (c.coord.Vec[i] - other.Vec[i]) / mag
 		}
 	} else {
 		// Same place: a random direction lets the two separate; the
@@ -259,12 +263,14 @@ func (c *Client) pullToOrigin() {
 	c.push(c.origin, -(d/c.cfg.GravityRho)*(d/c.cfg.GravityRho))
 }
 
-func diff(a, b []float64) []float64 {
-	out := make([]float64, len(a))
+// distance is the Euclidean distance between a and b.
+func distance(a, b []float64) float64 {
+	s := 0.0
 	for i := range a {
-		out[i] = a[i] - b[i]
+		d := a[i] - b[i]
+		s += d * d
 	}
-	return out
+	return math.Sqrt(s)
 }
 
 func norm(v []float64) float64 {
