@@ -407,6 +407,7 @@ func (a *Agent) Stats() map[string]map[string]string {
 			"events_dropped":   u(s.EventsDropped),
 			"repair_pushpulls": u(s.RepairPushPulls),
 			"event_gaps":       u(s.EventGaps),
+			"query_resends":    u(s.QueryResends),
 		},
 		"tags":           a.node.Tags(),
 		"handlers":       handlerStats(a.runner.Stats()),

@@ -133,7 +133,8 @@ type Config struct {
 	// interval while changes come (backing off to 16 intervals when they
 	// keep coming) and for RepairRounds intervals after; the push/pull
 	// that fetches missed user events is paced by RepairInterval too.
-	// Zero turns both off.
+	// Zero turns all repairs off, also the resending of a query asked with
+	// acks to the members that have not acknowledged it (queryrepair.go).
 	RepairRounds   int
 	RepairInterval time.Duration
 	// DisableCoordinates turns off Vivaldi network coordinates: none are

@@ -301,8 +301,7 @@ func (n *Node) sendDirect(msg []byte, k int) {
 	peers := n.table.randomAlivePeers(n.rng, k)
 	n.mu.Unlock()
 	for _, p := range peers {
-		addr := memberlist.Address{Addr: net.JoinHostPort(p.Addr.String(), strconv.Itoa(int(p.Port))), Name: p.Name}
-		if err := ml.SendToAddress(addr, msg); err != nil {
+		if err := ml.SendToAddress(memberAddress(p), msg); err != nil {
 			n.logger.Debug("direct send", "to", p.Name, "err", err)
 		}
 	}

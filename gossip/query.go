@@ -83,6 +83,7 @@ type QueryResponse struct {
 	responded map[string]bool
 	closed    bool
 	timer     *time.Timer
+	repairs   []*time.Timer // see queryrepair.go
 	unlink    func()
 }
 
@@ -119,6 +120,9 @@ func (r *QueryResponse) closeLocked() {
 	}
 	r.closed = true
 	r.timer.Stop()
+	for _, t := range r.repairs {
+		t.Stop()
+	}
 	close(r.acks)
 	close(r.responses)
 	close(r.done)
@@ -254,6 +258,9 @@ func (n *Node) query(name string, payload []byte, p QueryParams) (*QueryResponse
 	n.qMu.Unlock()
 
 	n.handleQuery(msg, raw)
+	if p.RequestAck && n.cfg.RepairRounds > 0 {
+		n.scheduleQueryRepair(r, raw, p.Timeout)
+	}
 	return r, nil
 }
 

@@ -63,14 +63,9 @@ type ScaleResult struct {
 // lists every other one, lets the cluster settle, and measures process
 // CPU, traffic and live heap while it idles.
 func RunScale(t *testing.T, opt ScaleOptions) ScaleResult {
-	var res ScaleResult
-	prof := newCPUProfiler(t, opt.ProfileDir)
-	synctest.Test(t, func(t *testing.T) {
-		base := liveHeap()
-		nw := memnet.New(memnet.Config{Seed: 11})
-		nw.SetDelay(250 * time.Microsecond)
+	return runScale(t, opt, func(t *testing.T, nw *memnet.Network) scaleCluster {
 		logger := slog.New(slog.NewTextHandler(logSink{t}, &slog.HandlerOptions{Level: slog.LevelError}))
-		nodes := make([]*gossip.Node, opt.Nodes)
+		nodes := make(ourCluster, opt.Nodes)
 		for i := range nodes {
 			cfg := gossip.DefaultConfig()
 			cfg.NodeName = fmt.Sprintf("node-%04d", i)
@@ -85,13 +80,55 @@ func RunScale(t *testing.T, opt ScaleOptions) ScaleResult {
 			}
 			nodes[i] = nd
 		}
+		return nodes
+	})
+}
+
+// scaleCluster is a cluster runScale measures: our nodes, or memberlist
+// by itself.
+type scaleCluster interface {
+	// converge joins every node and returns once each lists all the
+	// others, or once limit has passed.
+	converge(t *testing.T, limit time.Duration)
+	// settled reports whether the join's broadcasts have all been sent;
+	// since is how long ago the cluster converged.
+	settled(since time.Duration) bool
+	// allSee reports whether every node lists every node.
+	allSee() bool
+	shutdown()
+}
+
+// ourCluster is a cluster of our nodes.
+type ourCluster []*gossip.Node
+
+func (c ourCluster) converge(t *testing.T, limit time.Duration) { joinAtOnce(t, c, limit) }
+func (c ourCluster) settled(time.Duration) bool                 { return queuesEmpty(c) }
+func (c ourCluster) allSee() bool                               { return allSee(c, len(c)) }
+func (c ourCluster) shutdown() {
+	for _, nd := range c {
+		_ = nd.Shutdown()
+	}
+}
+
+// runScale builds a cluster of opt.Nodes on an in-memory network inside a
+// synctest bubble, lets it converge and settle, and measures it idle.
+func runScale(t *testing.T, opt ScaleOptions, build func(*testing.T, *memnet.Network) scaleCluster) ScaleResult {
+	var res ScaleResult
+	prof := newCPUProfiler(t, opt.ProfileDir)
+	synctest.Test(t, func(t *testing.T) {
+		base := liveHeap()
+		nw := memnet.New(memnet.Config{Seed: 11})
+		nw.SetDelay(250 * time.Microsecond)
+		c := build(t, nw)
 		start, wallStart := time.Now(), wallNow()
-		res.Converged = joinAtOnce(t, nodes, opt.Converge)
+		c.converge(t, opt.Converge)
+		res.Converged = time.Since(start)
 		res.ConvergeWall = wallNow().Sub(wallStart)
-		// The join's broadcasts take minutes to run out of retransmissions
-		// at a thousand nodes; idle starts when the queues are empty.
+		// The join's broadcasts take about a minute to run out of
+		// retransmissions at a thousand nodes; idle starts when the queues
+		// are empty.
 		time.Sleep(opt.Settle)
-		for !queuesEmpty(nodes) && time.Since(start) < 15*time.Minute {
+		for !c.settled(time.Since(start)-res.Converged) && time.Since(start) < 15*time.Minute {
 			time.Sleep(time.Second)
 		}
 		res.Settled = time.Since(start)
@@ -117,14 +154,12 @@ func RunScale(t *testing.T, opt ScaleOptions) ScaleResult {
 		res.StackPerNode = float64(ms.StackInuse) / float64(opt.Nodes)
 		res.Goroutines = (runtime.NumGoroutine() + opt.Nodes/2) / opt.Nodes
 		writeHeapProfile(t, opt.ProfileDir, "heap.pprof")
-		if !allSee(nodes, opt.Nodes) {
+		if !c.allSee() {
 			t.Errorf("the cluster lost members while idle")
 		}
 
 		nw.Close()
-		for _, nd := range nodes {
-			_ = nd.Shutdown()
-		}
+		c.shutdown()
 		time.Sleep(time.Minute)
 	})
 	return res
@@ -142,7 +177,9 @@ func RunScale(t *testing.T, opt ScaleOptions) ScaleResult {
 // a directory for cpu.pprof, heap.pprof and heap-idle-start.pprof, AGENT_SCALE_MEMPROFILERATE sets
 // runtime.MemProfileRate (1 records every allocation), and
 // AGENT_SCALE_COMPRESSION=off turns compression off (Serf's
-// -disable-compression).
+// -disable-compression). Then the same is measured of memberlist alone
+// (RunMemberlistScale), the floor of the heap and CPU figures, unless
+// AGENT_SCALE_FLOOR=off.
 func TestSynctestScale(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("AGENT_SCALE"))
 	if n < 2 {
@@ -173,8 +210,23 @@ func TestSynctestScale(t *testing.T) {
 		opt.Idle, r.IdleWall.Round(time.Millisecond), float64(r.IdleCPU)/1e6, cpuShare)
 	t.Logf("idle traffic per node: %.0f B/s in packets, %.0f B/s on streams, %.4f streams/s",
 		r.PacketBytes, r.StreamBytes, r.PushPulls)
+	var floor *ScaleResult
+	if os.Getenv("AGENT_SCALE_FLOOR") != "off" {
+		fopt := opt
+		fopt.Converge, fopt.Tune = 15*time.Minute, nil
+		if opt.ProfileDir != "" {
+			fopt.ProfileDir = filepath.Join(opt.ProfileDir, "memberlist")
+			if err := os.MkdirAll(fopt.ProfileDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f := RunMemberlistScale(t, fopt)
+		floor = &f
+		t.Logf("memberlist alone: converged after %v of protocol time (%v wall); live heap %.1f KB per node; idle CPU %.1f%% of a core; %.0f B/s in packets, %.0f B/s on streams",
+			f.Converged.Round(time.Millisecond), f.ConvergeWall.Round(time.Millisecond), f.HeapPerNode/1024, 100*f.IdleCPU.Seconds(), f.PacketBytes, f.StreamBytes)
+	}
 	if dir := os.Getenv("BENCH_OUT"); dir != "" {
-		writeScaleRows(t, dir, n, r, started)
+		writeScaleRows(t, dir, n, r, floor, started)
 	}
 	if r.Converged > 10*time.Second {
 		t.Errorf("converged after %v; want within 10s", r.Converged)
@@ -195,7 +247,7 @@ func TestSynctestScale(t *testing.T) {
 // writeScaleRows writes the figures as rows of the benchmark suite's table
 // to dir/scale.json (make bench). There is no Serf figure: Serf's library
 // cannot join more than about 300 nodes to one seed at once.
-func writeScaleRows(t *testing.T, dir string, n int, r ScaleResult, started time.Time) {
+func writeScaleRows(t *testing.T, dir string, n int, r ScaleResult, floor *ScaleResult, started time.Time) {
 	const scenario = "nodes in one process"
 	note := fmt.Sprintf("all joining one seed at once; in-memory network, LAN timings; protocol time (%v of real time)", r.ConvergeWall.Round(time.Second))
 	rows := []bench.Row{
@@ -206,6 +258,14 @@ func writeScaleRows(t *testing.T, dir string, n int, r ScaleResult, started time
 			Note: "process CPU per second of protocol time, once the join broadcasts ran out"},
 		{Scenario: scenario, Metric: "idle bytes sent per node", N: n, Unit: "B/s", Ours: r.PacketBytes + r.StreamBytes,
 			Note: fmt.Sprintf("%.0f B/s in packets, %.0f B/s on streams (push/pulls)", r.PacketBytes, r.StreamBytes)},
+	}
+	if floor != nil {
+		const note = "the floor: memberlist v0.5.4 by itself (no delegate), same network, transport and compression; joined in waves of 50"
+		rows = append(rows,
+			bench.Row{Scenario: scenario, Metric: "floor: live heap per node, memberlist alone", N: n, Unit: "KB", Ours: floor.HeapPerNode / 1024, Note: note},
+			bench.Row{Scenario: scenario, Metric: "floor: idle CPU, whole cluster, memberlist alone", N: n, Unit: "% of a core", Ours: 100 * floor.IdleCPU.Seconds()},
+			bench.Row{Scenario: scenario, Metric: "floor: idle bytes sent per node, memberlist alone", N: n, Unit: "B/s", Ours: floor.PacketBytes + floor.StreamBytes},
+		)
 	}
 	res := &bench.Results{Started: started, Finished: time.Now(), Machine: bench.ThisMachine(), Rows: rows}
 	if err := res.Write(filepath.Join(dir, "scale.json")); err != nil {

@@ -25,6 +25,9 @@ type counters struct {
 	// eventGaps counts user events that showed earlier ones missed;
 	// eventGapRepairs the push/pulls made for them.
 	eventGaps, eventGapRepairs atomic.Uint64
+	// queryResends counts queries sent again to members that had not
+	// acknowledged them.
+	queryResends atomic.Uint64
 }
 
 // Stats is a point-in-time view of a node's health.
@@ -74,6 +77,9 @@ type Stats struct {
 	// had not arrived; EventGapPushPulls the push/pulls made to fetch
 	// them (at most one a RepairInterval, included in RepairPushPulls).
 	EventGaps, EventGapPushPulls uint64
+	// QueryResends counts queries this node asked with acks and sent again
+	// straight to an expected member that had not acknowledged them.
+	QueryResends uint64
 }
 
 // Stats returns the node's current figures.
@@ -95,6 +101,7 @@ func (n *Node) Stats() Stats {
 		RepairPushPulls:     n.stats.repairs.Load(),
 		EventGaps:           n.stats.eventGaps.Load(),
 		EventGapPushPulls:   n.stats.eventGapRepairs.Load(),
+		QueryResends:        n.stats.queryResends.Load(),
 	}
 	if n.coords != nil {
 		s.CoordinateResets = n.coords.Resets()

@@ -1,0 +1,93 @@
+//go:build !race
+
+package gossip_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/agentd/agent/gossip"
+	"github.com/agentd/agent/gossip/memnet"
+)
+
+// missedQueryAcks runs 10 nodes (LAN timings); node 9 hears no packet for
+// the first 1.5 s of a query node 0 asks with acks and an 8 s timeout, so
+// neither the direct sends nor the gossip of the query reach it. It
+// returns the nodes that acknowledged, and node 0's stats.
+func missedQueryAcks(t *testing.T, tune func(*gossip.Config)) (acked map[string]bool, st gossip.Stats) {
+	const n = 10
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(memnet.Config{Seed: 5})
+		nw.SetDelay(250 * time.Microsecond)
+		var nodes []*gossip.Node
+		for i := range n {
+			cfg := gossip.DefaultConfig()
+			cfg.NodeName = fmt.Sprintf("node-%d", i)
+			cfg.Transport = nw.NewTransport()
+			cfg.Logger = slog.New(slog.NewTextHandler(logSink{t}, &slog.HandlerOptions{Level: slog.LevelError}))
+			if tune != nil {
+				tune(&cfg)
+			}
+			nd, err := gossip.Create(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nodes = append(nodes, nd)
+			if i > 0 {
+				if _, err := nd.Join(context.Background(), []string{nodes[0].Addr()}, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for !allSee(nodes, n) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(10 * time.Second) // past the repair rounds of the joins
+		deaf := nodes[n-1].Addr()
+		for _, nd := range nodes[:n-1] {
+			nw.SetLinkLoss(nd.Addr(), deaf, 1)
+		}
+		resp, err := nodes[0].Query("uptime", nil, gossip.QueryParams{RequestAck: true, Timeout: 8 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		for _, nd := range nodes[:n-1] {
+			nw.SetLinkLoss(nd.Addr(), deaf, 0)
+		}
+		acked = map[string]bool{}
+		for name := range resp.Acks() {
+			acked[name] = true
+		}
+		st = nodes[0].Stats()
+		nw.Close()
+		for _, nd := range nodes {
+			_ = nd.Shutdown()
+		}
+		time.Sleep(time.Minute) // memberlist's probes end on their timeouts
+	})
+	return acked, st
+}
+
+// TestSynctestMissedQueryRepaired: a member that heard neither the direct
+// sends nor the gossip of a query still gets it, because the asker sends
+// it again to every member that has not acknowledged it at a quarter of
+// the timeout. Negative control: with repairs off it never acknowledges.
+func TestSynctestMissedQueryRepaired(t *testing.T) {
+	acked, st := missedQueryAcks(t, nil)
+	if len(acked) != 10 || !acked["node-9"] {
+		t.Errorf("with repair, %d nodes acknowledged (node-9: %v); want all 10", len(acked), acked["node-9"])
+	}
+	if st.QueryResends == 0 || st.QueryResends > 2 {
+		t.Errorf("the asker sent the query again %d times; want 1 or 2 (to node-9 only)", st.QueryResends)
+	}
+	off, _ := missedQueryAcks(t, func(c *gossip.Config) { c.RepairRounds = 0 })
+	if off["node-9"] {
+		t.Errorf("without repairs node-9 still acknowledged: the test does not isolate the repair")
+	}
+	t.Logf("acks with repair: %d (query sent again %d times); without: %d", len(acked), st.QueryResends, len(off))
+}
