@@ -231,9 +231,9 @@ func TestSynctestScale(t *testing.T) {
 	if r.Converged > 10*time.Second {
 		t.Errorf("converged after %v; want within 10s", r.Converged)
 	}
-	// The heap and CPU targets are not met yet (docs/performance.md says
-	// where they go); they are reported, not enforced, so that make bench
-	// records the figures.
+	// The heap and CPU targets are below what memberlist alone takes (the
+	// floor rows; docs/performance.md); they are reported, not enforced,
+	// so that make bench records the figures.
 	if n >= 1000 {
 		if r.HeapPerNode > 200<<10 {
 			t.Logf("target missed: live heap %.1f KB per node; want at most 200 KB", r.HeapPerNode/1024)
