@@ -27,6 +27,9 @@ var queryRepairDivisors = [...]time.Duration{4, 2}
 func (n *Node) scheduleQueryRepair(r *QueryResponse, raw []byte, timeout time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return // every expected member answered already
+	}
 	for _, div := range queryRepairDivisors {
 		r.repairs = append(r.repairs, time.AfterFunc(timeout/div, func() { n.repairQuery(r, raw) }))
 	}
