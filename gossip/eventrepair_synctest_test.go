@@ -3,9 +3,6 @@
 package gossip_test
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -26,25 +23,19 @@ func missedEventArrival(t *testing.T, tune func(*gossip.Config), limit time.Dura
 	synctest.Test(t, func(t *testing.T) {
 		nw := memnet.New(memnet.Config{Seed: 3})
 		nw.SetDelay(250 * time.Microsecond)
-		var nodes []*gossip.Node
 		var mu sync.Mutex
 		seen := map[string]time.Time{}
 		stop := make(chan struct{})
 		defer close(stop)
-		for i := range n {
-			ch := make(chan events.Event, 256)
-			cfg := gossip.DefaultConfig()
-			cfg.NodeName = fmt.Sprintf("node-%d", i)
-			cfg.Transport, cfg.Events = nw.NewTransport(), ch
-			cfg.Logger = slog.New(slog.NewTextHandler(logSink{t}, &slog.HandlerOptions{Level: slog.LevelError}))
+		chans := make([]chan events.Event, n)
+		nodes := newSimNodes(t, nw, n, "node-%d", func(i int, cfg *gossip.Config) {
+			chans[i] = make(chan events.Event, 256)
+			cfg.Events = chans[i]
 			if tune != nil {
-				tune(&cfg)
+				tune(cfg)
 			}
-			nd, err := gossip.Create(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			nodes = append(nodes, nd)
+		})
+		for i, ch := range chans {
 			go func() {
 				for {
 					select {
@@ -59,27 +50,14 @@ func missedEventArrival(t *testing.T, tune func(*gossip.Config), limit time.Dura
 					}
 				}
 			}()
-			if i > 0 {
-				if _, err := nd.Join(context.Background(), []string{nodes[0].Addr()}, false); err != nil {
-					t.Fatal(err)
-				}
-			}
 		}
-		for !allSee(nodes, n) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		time.Sleep(10 * time.Second) // past the repair rounds of the joins
-		deaf := nodes[n-1].Addr()
-		for _, nd := range nodes[:n-1] {
-			nw.SetLinkLoss(nd.Addr(), deaf, 1)
-		}
+		joinInTurn(t, nodes)
+		setDeaf(nw, nodes, n-1, 1)
 		if err := nodes[0].UserEvent("first", nil, false); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Second)
-		for _, nd := range nodes[:n-1] {
-			nw.SetLinkLoss(nd.Addr(), deaf, 0)
-		}
+		setDeaf(nw, nodes, n-1, 0)
 		mu.Lock()
 		_, early := seen["first"]
 		mu.Unlock()
@@ -106,11 +84,7 @@ func missedEventArrival(t *testing.T, tune func(*gossip.Config), limit time.Dura
 			time.Sleep(10 * time.Millisecond)
 		}
 		st = nodes[n-1].Stats()
-		nw.Close()
-		for _, nd := range nodes {
-			_ = nd.Shutdown()
-		}
-		time.Sleep(time.Minute) // memberlist's probes end on their timeouts
+		stopSim(nw, nodes)
 	})
 	return took, st
 }

@@ -4,8 +4,6 @@ package gossip_test
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -22,30 +20,16 @@ func massJoin(t *testing.T, n int, limit time.Duration, tune func(*gossip.Config
 	synctest.Test(t, func(t *testing.T) {
 		nw := memnet.New(memnet.Config{Seed: 11})
 		nw.SetDelay(250 * time.Microsecond)
-		nodes := make([]*gossip.Node, n)
-		for i := range n {
-			cfg := gossip.DefaultConfig()
-			cfg.NodeName = fmt.Sprintf("node-%03d", i)
-			cfg.Transport = nw.NewTransport()
-			cfg.Logger = slog.New(slog.NewTextHandler(logSink{t}, &slog.HandlerOptions{Level: slog.LevelError}))
+		nodes := newSimNodes(t, nw, n, "node-%03d", func(_ int, cfg *gossip.Config) {
 			if tune != nil {
-				tune(&cfg)
+				tune(cfg)
 			}
-			nd, err := gossip.Create(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			nodes[i] = nd
-		}
+		})
 		took = joinAtOnce(t, nodes, limit)
 		for _, nd := range nodes {
 			maxRepairs = max(maxRepairs, nd.Stats().RepairPushPulls)
 		}
-		nw.Close()
-		for _, nd := range nodes {
-			_ = nd.Shutdown()
-		}
-		time.Sleep(time.Minute)
+		stopSim(nw, nodes)
 	})
 	return took, maxRepairs
 }

@@ -3,9 +3,6 @@
 package gossip_test
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -23,52 +20,25 @@ func missedQueryAcks(t *testing.T, tune func(*gossip.Config)) (acked map[string]
 	synctest.Test(t, func(t *testing.T) {
 		nw := memnet.New(memnet.Config{Seed: 5})
 		nw.SetDelay(250 * time.Microsecond)
-		var nodes []*gossip.Node
-		for i := range n {
-			cfg := gossip.DefaultConfig()
-			cfg.NodeName = fmt.Sprintf("node-%d", i)
-			cfg.Transport = nw.NewTransport()
-			cfg.Logger = slog.New(slog.NewTextHandler(logSink{t}, &slog.HandlerOptions{Level: slog.LevelError}))
+		nodes := newSimNodes(t, nw, n, "node-%d", func(_ int, cfg *gossip.Config) {
 			if tune != nil {
-				tune(&cfg)
+				tune(cfg)
 			}
-			nd, err := gossip.Create(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			nodes = append(nodes, nd)
-			if i > 0 {
-				if _, err := nd.Join(context.Background(), []string{nodes[0].Addr()}, false); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		for !allSee(nodes, n) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		time.Sleep(10 * time.Second) // past the repair rounds of the joins
-		deaf := nodes[n-1].Addr()
-		for _, nd := range nodes[:n-1] {
-			nw.SetLinkLoss(nd.Addr(), deaf, 1)
-		}
+		})
+		joinInTurn(t, nodes)
+		setDeaf(nw, nodes, n-1, 1)
 		resp, err := nodes[0].Query("uptime", nil, gossip.QueryParams{RequestAck: true, Timeout: 8 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(1500 * time.Millisecond)
-		for _, nd := range nodes[:n-1] {
-			nw.SetLinkLoss(nd.Addr(), deaf, 0)
-		}
+		setDeaf(nw, nodes, n-1, 0)
 		acked = map[string]bool{}
 		for name := range resp.Acks() {
 			acked[name] = true
 		}
 		st = nodes[0].Stats()
-		nw.Close()
-		for _, nd := range nodes {
-			_ = nd.Shutdown()
-		}
-		time.Sleep(time.Minute) // memberlist's probes end on their timeouts
+		stopSim(nw, nodes)
 	})
 	return acked, st
 }

@@ -4,7 +4,6 @@ package gossip_test
 
 import (
 	"fmt"
-	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -64,23 +63,11 @@ type ScaleResult struct {
 // CPU, traffic and live heap while it idles.
 func RunScale(t *testing.T, opt ScaleOptions) ScaleResult {
 	return runScale(t, opt, func(t *testing.T, nw *memnet.Network) scaleCluster {
-		logger := slog.New(slog.NewTextHandler(logSink{t}, &slog.HandlerOptions{Level: slog.LevelError}))
-		nodes := make(ourCluster, opt.Nodes)
-		for i := range nodes {
-			cfg := gossip.DefaultConfig()
-			cfg.NodeName = fmt.Sprintf("node-%04d", i)
-			cfg.Transport = nw.NewTransport()
-			cfg.Logger = logger
+		return ourCluster(newSimNodes(t, nw, opt.Nodes, "node-%04d", func(_ int, cfg *gossip.Config) {
 			if opt.Tune != nil {
-				opt.Tune(&cfg)
+				opt.Tune(cfg)
 			}
-			nd, err := gossip.Create(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			nodes[i] = nd
-		}
-		return nodes
+		}))
 	})
 }
 
