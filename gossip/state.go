@@ -43,9 +43,9 @@ type nodeInfo struct {
 type memberTable struct {
 	self    string
 	members map[string]*memberState
-	// down holds the members of members that are failed or left: the only
-	// ones reap and reconnect look at, so that their periodic runs do not
-	// walk every member of a large, healthy cluster.
+	// down holds the failed and left entries of members: the only ones
+	// reap and reconnect look at, so that their periodic runs do not walk
+	// every member of a large, healthy cluster.
 	down    map[string]*memberState
 	intents map[string]intent
 	// flapWindow: a failed member coming back within it counts as a flap.
