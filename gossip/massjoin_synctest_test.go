@@ -20,11 +20,7 @@ func massJoin(t *testing.T, n int, limit time.Duration, tune func(*gossip.Config
 	synctest.Test(t, func(t *testing.T) {
 		nw := memnet.New(memnet.Config{Seed: 11})
 		nw.SetDelay(250 * time.Microsecond)
-		nodes := newSimNodes(t, nw, n, "node-%03d", func(_ int, cfg *gossip.Config) {
-			if tune != nil {
-				tune(cfg)
-			}
-		})
+		nodes := newSimNodes(t, nw, n, "node-%03d", tuneEach(tune))
 		took = joinAtOnce(t, nodes, limit)
 		for _, nd := range nodes {
 			maxRepairs = max(maxRepairs, nd.Stats().RepairPushPulls)

@@ -20,11 +20,7 @@ func missedQueryAcks(t *testing.T, tune func(*gossip.Config)) (acked map[string]
 	synctest.Test(t, func(t *testing.T) {
 		nw := memnet.New(memnet.Config{Seed: 5})
 		nw.SetDelay(250 * time.Microsecond)
-		nodes := newSimNodes(t, nw, n, "node-%d", func(_ int, cfg *gossip.Config) {
-			if tune != nil {
-				tune(cfg)
-			}
-		})
+		nodes := newSimNodes(t, nw, n, "node-%d", tuneEach(tune))
 		joinInTurn(t, nodes)
 		setDeaf(nw, nodes, n-1, 1)
 		resp, err := nodes[0].Query("uptime", nil, gossip.QueryParams{RequestAck: true, Timeout: 8 * time.Second})

@@ -63,11 +63,7 @@ type ScaleResult struct {
 // CPU, traffic and live heap while it idles.
 func RunScale(t *testing.T, opt ScaleOptions) ScaleResult {
 	return runScale(t, opt, func(t *testing.T, nw *memnet.Network) scaleCluster {
-		return ourCluster(newSimNodes(t, nw, opt.Nodes, "node-%04d", func(_ int, cfg *gossip.Config) {
-			if opt.Tune != nil {
-				opt.Tune(cfg)
-			}
-		}))
+		return ourCluster(newSimNodes(t, nw, opt.Nodes, "node-%04d", tuneEach(opt.Tune)))
 	})
 }
 

@@ -36,6 +36,15 @@ func newSimNodes(t *testing.T, nw *memnet.Network, n int, nameFormat string, tun
 	return nodes
 }
 
+// tuneEach applies tune, if set, to every node's configuration.
+func tuneEach(tune func(*gossip.Config)) func(int, *gossip.Config) {
+	return func(_ int, cfg *gossip.Config) {
+		if tune != nil {
+			tune(cfg)
+		}
+	}
+}
+
 // joinInTurn joins every node but the first to the first, one after
 // another, waits until every node lists all of them, and then lets the
 // repair push/pulls of the joins run out.
