@@ -3,12 +3,15 @@
 package gossip_test
 
 import (
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/agentd/agent/gossip"
 	"github.com/agentd/agent/gossip/memnet"
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/serf/serf"
 )
 
 // missedQueryAcks runs 10 nodes (LAN timings); node 9 hears no packet for
@@ -56,4 +59,84 @@ func TestSynctestMissedQueryRepaired(t *testing.T) {
 		t.Errorf("without repairs node-9 still acknowledged: the test does not isolate the repair")
 	}
 	t.Logf("acks with repair: %d (query sent again %d times); without: %d", len(acked), st.QueryResends, len(off))
+}
+
+// TestSynctestMissedQueryRepairedOnSerf: the resend reaches a Serf node
+// too. Our node 0 asks, with acks, in a cluster of 4 of ours and 4 Serf
+// library nodes on the in-memory network; serf-3 hears nothing for the
+// first 1.5 s of the query, gets it again from the asker, and its Serf
+// acknowledges it. Negative control: with repairs off on the asker it
+// never does.
+func TestSynctestMissedQueryRepairedOnSerf(t *testing.T) {
+	for _, repair := range []bool{true, false} {
+		acked := missedQueryAcksOnSerf(t, repair)
+		switch {
+		case repair && (len(acked) != 8 || !acked["serf-3"]):
+			t.Errorf("with repair, %d nodes acknowledged (serf-3: %v); want all 8", len(acked), acked["serf-3"])
+		case !repair && acked["serf-3"]:
+			t.Errorf("without repairs serf-3 still acknowledged: the test does not isolate the repair")
+		}
+		t.Logf("repair %v: %d acks", repair, len(acked))
+	}
+}
+
+func missedQueryAcksOnSerf(t *testing.T, repair bool) (acked map[string]bool) {
+	const n = 4
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(memnet.Config{Seed: 6})
+		nw.SetDelay(250 * time.Microsecond)
+		ours := newSimNodes(t, nw, n, "ours-%d", func(_ int, cfg *gossip.Config) {
+			if !repair {
+				cfg.RepairRounds = 0
+			}
+		})
+		var serfs []*serf.Serf
+		for i := range n {
+			tr := nw.NewTransport()
+			serfs = append(serfs, startSerfWith(t, fmt.Sprintf("serf-%d", i), nil, func(c *serf.Config) {
+				mc := memberlist.DefaultLANConfig()
+				mc.Transport, mc.Logger = tr, c.Logger
+				c.MemberlistConfig = mc
+			}))
+		}
+		joinInTurn(t, ours)
+		for _, s := range serfs {
+			if _, err := s.Join([]string{ours[0].Addr()}, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for !allSee(ours, 2*n) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(10 * time.Second)
+		deaf := serfAddr(serfs[n-1])
+		var others []string
+		for _, nd := range ours {
+			others = append(others, nd.Addr())
+		}
+		for _, s := range serfs[:n-1] {
+			others = append(others, serfAddr(s))
+		}
+		setLoss := func(p float64) {
+			for _, a := range others {
+				nw.SetLinkLoss(a, deaf, p)
+			}
+		}
+		setLoss(1)
+		resp, err := ours[0].Query("uptime", nil, gossip.QueryParams{RequestAck: true, Timeout: 8 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		setLoss(0)
+		acked = map[string]bool{}
+		for name := range resp.Acks() {
+			acked[name] = true
+		}
+		for _, s := range serfs {
+			_ = s.Shutdown()
+		}
+		stopSim(nw, ours)
+	})
+	return acked
 }
