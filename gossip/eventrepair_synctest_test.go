@@ -3,7 +3,6 @@
 package gossip_test
 
 import (
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -23,34 +22,18 @@ func missedEventArrival(t *testing.T, tune func(*gossip.Config), limit time.Dura
 	synctest.Test(t, func(t *testing.T) {
 		nw := memnet.New(memnet.Config{Seed: 3})
 		nw.SetDelay(250 * time.Microsecond)
-		var mu sync.Mutex
-		seen := map[string]time.Time{}
 		stop := make(chan struct{})
 		defer close(stop)
-		chans := make([]chan events.Event, n)
+		ch := make(chan events.Event, 256)
 		nodes := newSimNodes(t, nw, n, "node-%d", func(i int, cfg *gossip.Config) {
-			chans[i] = make(chan events.Event, 256)
-			cfg.Events = chans[i]
+			if i == n-1 {
+				cfg.Events = ch
+			}
 			if tune != nil {
 				tune(cfg)
 			}
 		})
-		for i, ch := range chans {
-			go func() {
-				for {
-					select {
-					case e := <-ch:
-						if ue, ok := e.(events.UserEvent); ok && i == n-1 {
-							mu.Lock()
-							seen[ue.Name] = time.Now()
-							mu.Unlock()
-						}
-					case <-stop:
-						return
-					}
-				}
-			}()
-		}
+		seen := recordEvents(ch, stop)
 		joinInTurn(t, nodes)
 		setDeaf(nw, nodes, n-1, 1)
 		if err := nodes[0].UserEvent("first", nil, false); err != nil {
@@ -58,31 +41,13 @@ func missedEventArrival(t *testing.T, tune func(*gossip.Config), limit time.Dura
 		}
 		time.Sleep(5 * time.Second)
 		setDeaf(nw, nodes, n-1, 0)
-		mu.Lock()
-		_, early := seen["first"]
-		mu.Unlock()
-		if early {
+		if seen.has("first") {
 			t.Fatal("node 9 got the first event through the loss: the test shows nothing")
 		}
 		if err := nodes[0].UserEvent("second", nil, false); err != nil {
 			t.Fatal(err)
 		}
-		start := time.Now()
-		for {
-			mu.Lock()
-			second, ok2 := seen["second"]
-			first, ok1 := seen["first"]
-			mu.Unlock()
-			if ok1 && ok2 {
-				took = max(0, first.Sub(second))
-				break
-			}
-			if time.Since(start) > limit {
-				took = limit
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		took = seen.lag("first", "second", limit)
 		st = nodes[n-1].Stats()
 		stopSim(nw, nodes)
 	})

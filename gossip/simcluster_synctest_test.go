@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip"
 	"github.com/agentd/agent/gossip/memnet"
 )
@@ -78,4 +80,58 @@ func stopSim(nw *memnet.Network, nodes []*gossip.Node) {
 		_ = nd.Shutdown()
 	}
 	time.Sleep(time.Minute)
+}
+
+// eventTimes records when each user event first came out of a node's
+// event channel.
+type eventTimes struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// recordEvents drains ch until stop is closed.
+func recordEvents(ch <-chan events.Event, stop <-chan struct{}) *eventTimes {
+	e := &eventTimes{seen: map[string]time.Time{}}
+	go func() {
+		for {
+			select {
+			case ev := <-ch:
+				if ue, ok := ev.(events.UserEvent); ok {
+					e.mu.Lock()
+					if _, dup := e.seen[ue.Name]; !dup {
+						e.seen[ue.Name] = time.Now()
+					}
+					e.mu.Unlock()
+				}
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return e
+}
+
+func (e *eventTimes) has(name string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.seen[name]
+	return ok
+}
+
+// lag waits until events first and second have both arrived and returns
+// how long after second first came (zero if it came before), or limit if
+// they do not both arrive within limit.
+func (e *eventTimes) lag(first, second string, limit time.Duration) time.Duration {
+	start := time.Now()
+	for time.Since(start) <= limit {
+		e.mu.Lock()
+		f, ok1 := e.seen[first]
+		s, ok2 := e.seen[second]
+		e.mu.Unlock()
+		if ok1 && ok2 {
+			return max(0, f.Sub(s))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return limit
 }
