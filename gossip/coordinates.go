@@ -22,7 +22,7 @@ type pingDelegate struct{ n *Node }
 func (d *pingDelegate) AckPayload() []byte {
 	var buf bytes.Buffer
 	buf.WriteByte(pingCoordVersion)
-	if err := codec.NewEncoder(&buf, wireHandle()).Encode(d.n.coords.Coordinate()); err != nil {
+	if err := codec.NewEncoder(&buf, wire).Encode(d.n.coords.Coordinate()); err != nil {
 		d.n.logger.Error("encode coordinate", "err", err)
 		return nil
 	}
@@ -38,7 +38,7 @@ func (d *pingDelegate) NotifyPingComplete(other *memberlist.Node, rtt time.Durat
 		return // a peer without coordinates, or a version we do not know
 	}
 	var c vivaldi.Coordinate
-	if err := codec.NewDecoderBytes(payload[1:], wireHandle()).Decode(&c); err != nil {
+	if err := codec.NewDecoderBytes(payload[1:], wire).Decode(&c); err != nil {
 		n.stats.coordsRejected.Add(1)
 		n.logger.Debug("undecodable coordinate in a ping ack", "from", other.Name, "err", err)
 		return

@@ -25,7 +25,7 @@ func TestNaNCoordinateFromTheNetworkIsDropped(t *testing.T) {
 	bad.Vec[0] = math.NaN()
 	var buf bytes.Buffer
 	buf.WriteByte(pingCoordVersion)
-	if err := codec.NewEncoder(&buf, wireHandle()).Encode(bad); err != nil {
+	if err := codec.NewEncoder(&buf, wire).Encode(bad); err != nil {
 		t.Fatal(err)
 	}
 	d := &pingDelegate{n: n}
@@ -42,7 +42,7 @@ func TestNaNCoordinateFromTheNetworkIsDropped(t *testing.T) {
 	// Our own ack payload decodes back to a valid coordinate.
 	var mine vivaldi.Coordinate
 	payload := d.AckPayload()
-	if payload[0] != pingCoordVersion || codec.NewDecoderBytes(payload[1:], wireHandle()).Decode(&mine) != nil || !mine.Valid() {
+	if payload[0] != pingCoordVersion || codec.NewDecoderBytes(payload[1:], wire).Decode(&mine) != nil || !mine.Valid() {
 		t.Fatalf("ack payload %x does not carry a valid coordinate", payload)
 	}
 }

@@ -149,14 +149,11 @@ var wire = func() *codec.MsgpackHandle {
 	return h
 }()
 
-// wireHandle returns the shared handle.
-func wireHandle() *codec.MsgpackHandle { return wire }
-
 // encodeMessage returns the type byte followed by msg in msgpack.
 func encodeMessage(t messageType, msg any) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteByte(byte(t))
-	if err := codec.NewEncoder(&buf, wireHandle()).Encode(msg); err != nil {
+	if err := codec.NewEncoder(&buf, wire).Encode(msg); err != nil {
 		return nil, fmt.Errorf("encode %s message: %w", t, err)
 	}
 	return buf.Bytes(), nil
@@ -164,7 +161,7 @@ func encodeMessage(t messageType, msg any) ([]byte, error) {
 
 // decodeBody decodes a msgpack body (without the type byte) into out.
 func decodeBody(body []byte, out any) error {
-	if err := codec.NewDecoderBytes(body, wireHandle()).Decode(out); err != nil {
+	if err := codec.NewDecoderBytes(body, wire).Decode(out); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformedMessage, err)
 	}
 	return nil
@@ -261,7 +258,7 @@ func decodeMessage(buf []byte) (msg decodedMessage, err error) {
 		err = decodeBody(body, msg.QueryResponse)
 	case msgRelay:
 		msg.Relay = new(relayHeader)
-		dec := codec.NewDecoderBytes(body, wireHandle())
+		dec := codec.NewDecoderBytes(body, wire)
 		if derr := dec.Decode(msg.Relay); derr != nil {
 			return msg, fmt.Errorf("%w: relay header: %v", ErrMalformedMessage, derr)
 		}

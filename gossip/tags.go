@@ -35,7 +35,7 @@ func EncodeTags(tags map[string]string, protocol uint8) ([]byte, error) {
 		if tags == nil {
 			tags = map[string]string{}
 		}
-		if err := codec.NewEncoder(&buf, wireHandle()).Encode(tags); err != nil {
+		if err := codec.NewEncoder(&buf, wire).Encode(tags); err != nil {
 			return nil, fmt.Errorf("encode tags: %w", err)
 		}
 		meta = buf.Bytes()
