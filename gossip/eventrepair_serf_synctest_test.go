@@ -3,7 +3,6 @@
 package gossip_test
 
 import (
-	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -11,8 +10,6 @@ import (
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip"
 	"github.com/agentd/agent/gossip/memnet"
-	"github.com/hashicorp/memberlist"
-	"github.com/hashicorp/serf/serf"
 )
 
 // TestSynctestMissedEventRepairedFromSerf: the event repair works when
@@ -52,29 +49,13 @@ func missedEventFromSerf(t *testing.T, tune func(*gossip.Config)) (took time.Dur
 		stop := make(chan struct{})
 		defer close(stop)
 		seen := recordEvents(ch, stop)
-		var ss []*serf.Serf
+		ss := startSerfsOnNet(t, nw, serfs, ours[0].Addr())
+		settle(ours, serfs+1)
 		var addrs []string
-		for i := range serfs {
-			tr := nw.NewTransport()
-			addrs = append(addrs, tr.Addr())
-			ss = append(ss, startSerfWith(t, fmt.Sprintf("serf-%d", i), nil, func(c *serf.Config) {
-				mc := memberlist.DefaultLANConfig()
-				mc.Transport, mc.Logger = tr, c.Logger
-				c.MemberlistConfig = mc
-			}))
-			if _, err := ss[i].Join([]string{ours[0].Addr()}, false); err != nil {
-				t.Fatal(err)
-			}
+		for _, s := range ss {
+			addrs = append(addrs, serfAddr(s))
 		}
-		for !allSee(ours, serfs+1) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		time.Sleep(10 * time.Second) // past the repair rounds of the joins
-		setLoss := func(p float64) {
-			for _, a := range addrs {
-				nw.SetLinkLoss(a, ours[0].Addr(), p)
-			}
-		}
+		setLoss := func(p float64) { setDeaf(nw, addrs, ours[0].Addr(), p) }
 		setLoss(1)
 		if err := ss[0].UserEvent("first", nil, false); err != nil {
 			t.Fatal(err)

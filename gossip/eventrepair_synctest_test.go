@@ -35,12 +35,12 @@ func missedEventArrival(t *testing.T, tune func(*gossip.Config), limit time.Dura
 		})
 		seen := recordEvents(ch, stop)
 		joinInTurn(t, nodes)
-		setDeaf(nw, nodes, n-1, 1)
+		setDeaf(nw, addrsOf(nodes), nodes[n-1].Addr(), 1)
 		if err := nodes[0].UserEvent("first", nil, false); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Second)
-		setDeaf(nw, nodes, n-1, 0)
+		setDeaf(nw, addrsOf(nodes), nodes[n-1].Addr(), 0)
 		if seen.has("first") {
 			t.Fatal("node 9 got the first event through the loss: the test shows nothing")
 		}

@@ -300,11 +300,11 @@ func (n *Node) sendDirect(msg []byte, k int) {
 	n.mu.Lock()
 	peers := n.table.randomAlivePeers(n.rng, k)
 	n.mu.Unlock()
-	for _, p := range peers {
-		if err := ml.SendToAddress(memberAddress(p), msg); err != nil {
-			n.logger.Debug("direct send", "to", p.Name, "err", err)
-		}
+	to := make([]memberlist.Address, len(peers))
+	for i, p := range peers {
+		to[i] = memberAddress(p)
 	}
+	n.sendPackets(ml, to, msg)
 }
 
 // handleJoinIntent applies a join intent; true means rebroadcast it.

@@ -79,6 +79,12 @@ func (n *Node) sendTo(names []string, msg []byte) int {
 		}
 	}
 	n.mu.Unlock()
+	return n.sendPackets(ml, to, msg)
+}
+
+// sendPackets sends msg as a best-effort packet to each address and
+// returns how many sends succeeded.
+func (n *Node) sendPackets(ml *memberlist.Memberlist, to []memberlist.Address, msg []byte) int {
 	sent := 0
 	for _, a := range to {
 		if err := ml.SendToAddress(a, msg); err != nil {

@@ -3,15 +3,12 @@
 package gossip_test
 
 import (
-	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/agentd/agent/gossip"
 	"github.com/agentd/agent/gossip/memnet"
-	"github.com/hashicorp/memberlist"
-	"github.com/hashicorp/serf/serf"
 )
 
 // missedQueryAcks runs 10 nodes (LAN timings); node 9 hears no packet for
@@ -25,17 +22,7 @@ func missedQueryAcks(t *testing.T, tune func(*gossip.Config)) (acked map[string]
 		nw.SetDelay(250 * time.Microsecond)
 		nodes := newSimNodes(t, nw, n, "node-%d", tuneEach(tune))
 		joinInTurn(t, nodes)
-		setDeaf(nw, nodes, n-1, 1)
-		resp, err := nodes[0].Query("uptime", nil, gossip.QueryParams{RequestAck: true, Timeout: 8 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(1500 * time.Millisecond)
-		setDeaf(nw, nodes, n-1, 0)
-		acked = map[string]bool{}
-		for name := range resp.Acks() {
-			acked[name] = true
-		}
+		acked = acksWhileDeaf(t, nodes[0], func(p float64) { setDeaf(nw, addrsOf(nodes), nodes[n-1].Addr(), p) })
 		st = nodes[0].Stats()
 		stopSim(nw, nodes)
 	})
@@ -90,53 +77,36 @@ func missedQueryAcksOnSerf(t *testing.T, repair bool) (acked map[string]bool) {
 				cfg.RepairRounds = 0
 			}
 		})
-		var serfs []*serf.Serf
-		for i := range n {
-			tr := nw.NewTransport()
-			serfs = append(serfs, startSerfWith(t, fmt.Sprintf("serf-%d", i), nil, func(c *serf.Config) {
-				mc := memberlist.DefaultLANConfig()
-				mc.Transport, mc.Logger = tr, c.Logger
-				c.MemberlistConfig = mc
-			}))
-		}
 		joinInTurn(t, ours)
+		serfs := startSerfsOnNet(t, nw, n, ours[0].Addr())
+		settle(ours, 2*n)
+		from := addrsOf(ours)
 		for _, s := range serfs {
-			if _, err := s.Join([]string{ours[0].Addr()}, false); err != nil {
-				t.Fatal(err)
-			}
+			from = append(from, serfAddr(s))
 		}
-		for !allSee(ours, 2*n) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		time.Sleep(10 * time.Second)
-		deaf := serfAddr(serfs[n-1])
-		var others []string
-		for _, nd := range ours {
-			others = append(others, nd.Addr())
-		}
-		for _, s := range serfs[:n-1] {
-			others = append(others, serfAddr(s))
-		}
-		setLoss := func(p float64) {
-			for _, a := range others {
-				nw.SetLinkLoss(a, deaf, p)
-			}
-		}
-		setLoss(1)
-		resp, err := ours[0].Query("uptime", nil, gossip.QueryParams{RequestAck: true, Timeout: 8 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(1500 * time.Millisecond)
-		setLoss(0)
-		acked = map[string]bool{}
-		for name := range resp.Acks() {
-			acked[name] = true
-		}
+		acked = acksWhileDeaf(t, ours[0], func(p float64) { setDeaf(nw, from, serfAddr(serfs[n-1]), p) })
 		for _, s := range serfs {
 			_ = s.Shutdown()
 		}
 		stopSim(nw, ours)
 	})
+	return acked
+}
+
+// acksWhileDeaf has asker ask a query with acks and an 8 s timeout while
+// deafen(1) keeps one member from hearing anything for its first 1.5 s
+// (deafen(0) heals), and returns the members that acknowledged it.
+func acksWhileDeaf(t *testing.T, asker *gossip.Node, deafen func(p float64)) map[string]bool {
+	deafen(1)
+	resp, err := asker.Query("uptime", nil, gossip.QueryParams{RequestAck: true, Timeout: 8 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	deafen(0)
+	acked := map[string]bool{}
+	for name := range resp.Acks() {
+		acked[name] = true
+	}
 	return acked
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/agentd/agent/events"
 	"github.com/agentd/agent/gossip"
 	"github.com/agentd/agent/gossip/memnet"
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/serf/serf"
 )
 
 // newSimNodes creates n nodes with LAN timings on nw, named
@@ -48,26 +50,59 @@ func tuneEach(tune func(*gossip.Config)) func(int, *gossip.Config) {
 }
 
 // joinInTurn joins every node but the first to the first, one after
-// another, waits until every node lists all of them, and then lets the
-// repair push/pulls of the joins run out.
+// another, and settles the cluster.
 func joinInTurn(t *testing.T, nodes []*gossip.Node) {
 	for _, nd := range nodes[1:] {
 		if _, err := nd.Join(context.Background(), []string{nodes[0].Addr()}, false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for !allSee(nodes, len(nodes)) {
+	settle(nodes, len(nodes))
+}
+
+// settle waits until every node lists n members, then lets the repair
+// push/pulls of the joins run out.
+func settle(nodes []*gossip.Node, n int) {
+	for !allSee(nodes, n) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(10 * time.Second)
 }
 
-// setDeaf loses every packet the other nodes send to nodes[k] with
-// probability p (1: nodes[k] hears nothing; 0: heal).
-func setDeaf(nw *memnet.Network, nodes []*gossip.Node, k int, p float64) {
-	for i, nd := range nodes {
-		if i != k {
-			nw.SetLinkLoss(nd.Addr(), nodes[k].Addr(), p)
+// startSerfsOnNet starts n Serf library nodes, serf-0 to serf-(n-1), with
+// LAN timings on nw, each joined to join.
+func startSerfsOnNet(t *testing.T, nw *memnet.Network, n int, join string) []*serf.Serf {
+	var out []*serf.Serf
+	for i := range n {
+		tr := nw.NewTransport()
+		s := startSerfWith(t, fmt.Sprintf("serf-%d", i), nil, func(c *serf.Config) {
+			mc := memberlist.DefaultLANConfig()
+			mc.Transport, mc.Logger = tr, c.Logger
+			c.MemberlistConfig = mc
+		})
+		if _, err := s.Join([]string{join}, false); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// addrsOf returns the nodes' addresses.
+func addrsOf(nodes []*gossip.Node) []string {
+	var out []string
+	for _, nd := range nodes {
+		out = append(out, nd.Addr())
+	}
+	return out
+}
+
+// setDeaf loses every packet sent from any address of from to deaf with
+// probability p (1: deaf hears none of them; 0: heal).
+func setDeaf(nw *memnet.Network, from []string, deaf string, p float64) {
+	for _, a := range from {
+		if a != deaf {
+			nw.SetLinkLoss(a, deaf, p)
 		}
 	}
 }
